@@ -1,0 +1,64 @@
+# Every target that needs the tools depends on the virtualenv, so a fresh clone needs nothing else.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+GEN_PKG := generated/qaas_client
+GENERATOR := $(BIN)/openapi-python-client generate --path openapi.yaml --config generator-config.yaml \
+	--meta none --overwrite --fail-on-warning
+LINTED := qiboconnection tests bench
+PORT ?= 8000
+
+.PHONY: install generate check-generated lint format test demo contract bench serve clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python >= 3.11 is needed; set PYTHON=python3.11")'
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+# Regenerate the typed client from openapi.yaml (never edit generated/ by hand).
+generate: $(STAMP)
+	rm -rf $(GEN_PKG)
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(GENERATOR) --output-path $(GEN_PKG)
+	touch $(GEN_PKG)/py.typed
+
+# Fails when generated/ differs in any way (changed, missing or extra files) from what the spec gives.
+check-generated: $(STAMP)
+	@tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && \
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(GENERATOR) --output-path "$$tmp/qaas_client" >/dev/null && \
+	touch "$$tmp/qaas_client/py.typed" && \
+	if diff -r -x __pycache__ "$$tmp/qaas_client" $(GEN_PKG) >"$$tmp/diff"; then \
+		echo "generated/ matches openapi.yaml"; \
+	else \
+		head -n 40 "$$tmp/diff"; echo "generated/ is stale: run 'make generate' and commit the result" >&2; exit 1; \
+	fi
+
+lint: $(STAMP)
+	$(BIN)/ruff check $(LINTED)
+	$(BIN)/ruff format --check $(LINTED)
+
+format: $(STAMP)
+	$(BIN)/ruff check --fix $(LINTED)
+	$(BIN)/ruff format $(LINTED)
+
+test: check-generated lint
+	$(BIN)/python -m pytest
+
+demo: $(STAMP)
+	$(BIN)/python -m qiboconnection.demo
+
+contract: $(STAMP)
+	$(BIN)/python -m tests.contract_live
+
+bench: $(STAMP)
+	$(BIN)/python -m bench
+
+serve: $(STAMP)
+	$(BIN)/python -m qiboconnection serve --host 127.0.0.1 --port $(PORT)
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -1,0 +1,222 @@
+from http import HTTPStatus
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+
+from ... import errors
+from ...client import AuthenticatedClient, Client
+from ...models.device import Device
+from ...models.device_status_update import DeviceStatusUpdate
+from ...models.problem import Problem
+from ...types import UNSET, Response, Unset
+
+
+def _get_kwargs(
+    device_id: int,
+    *,
+    body: DeviceStatusUpdate,
+    x_client_version: str | Unset = UNSET,
+) -> dict[str, Any]:
+    headers: dict[str, Any] = {}
+    if not isinstance(x_client_version, Unset):
+        headers["X-Client-Version"] = x_client_version
+
+    _kwargs: dict[str, Any] = {
+        "method": "put",
+        "url": "/api/v1/devices/{device_id}".format(
+            device_id=quote(str(device_id), safe=""),
+        ),
+    }
+
+    _kwargs["json"] = body.to_dict()
+
+    headers["Content-Type"] = "application/json"
+
+    _kwargs["headers"] = headers
+    return _kwargs
+
+
+def _parse_response(
+    *, client: AuthenticatedClient | Client, response: httpx.Response
+) -> Device | Problem | None:
+    if response.status_code == 200:
+        response_200 = Device.from_dict(response.json())
+
+        return response_200
+
+    if response.status_code == 400:
+        response_400 = Problem.from_dict(response.json())
+
+        return response_400
+
+    if response.status_code == 401:
+        response_401 = Problem.from_dict(response.json())
+
+        return response_401
+
+    if response.status_code == 403:
+        response_403 = Problem.from_dict(response.json())
+
+        return response_403
+
+    if response.status_code == 404:
+        response_404 = Problem.from_dict(response.json())
+
+        return response_404
+
+    if response.status_code == 500:
+        response_500 = Problem.from_dict(response.json())
+
+        return response_500
+
+    if response.status_code == 503:
+        response_503 = Problem.from_dict(response.json())
+
+        return response_503
+
+    if client.raise_on_unexpected_status:
+        raise errors.UnexpectedStatus(response.status_code, response.content)
+    else:
+        return None
+
+
+def _build_response(
+    *, client: AuthenticatedClient | Client, response: httpx.Response
+) -> Response[Device | Problem]:
+    return Response(
+        status_code=HTTPStatus(response.status_code),
+        content=response.content,
+        headers=response.headers,
+        parsed=_parse_response(client=client, response=response),
+    )
+
+
+def sync_detailed(
+    device_id: int,
+    *,
+    client: AuthenticatedClient | Client,
+    body: DeviceStatusUpdate,
+    x_client_version: str | Unset = UNSET,
+) -> Response[Device | Problem]:
+    """Put a device online or into maintenance (admin)
+
+    Args:
+        device_id (int):
+        x_client_version (str | Unset):
+        body (DeviceStatusUpdate):
+
+    Raises:
+        errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
+        httpx.TimeoutException: If the request takes longer than Client.timeout.
+
+    Returns:
+        Response[Device | Problem]
+    """
+
+    kwargs = _get_kwargs(
+        device_id=device_id,
+        body=body,
+        x_client_version=x_client_version,
+    )
+
+    response = client.get_httpx_client().request(
+        **kwargs,
+    )
+
+    return _build_response(client=client, response=response)
+
+
+def sync(
+    device_id: int,
+    *,
+    client: AuthenticatedClient | Client,
+    body: DeviceStatusUpdate,
+    x_client_version: str | Unset = UNSET,
+) -> Device | Problem | None:
+    """Put a device online or into maintenance (admin)
+
+    Args:
+        device_id (int):
+        x_client_version (str | Unset):
+        body (DeviceStatusUpdate):
+
+    Raises:
+        errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
+        httpx.TimeoutException: If the request takes longer than Client.timeout.
+
+    Returns:
+        Device | Problem
+    """
+
+    return sync_detailed(
+        device_id=device_id,
+        client=client,
+        body=body,
+        x_client_version=x_client_version,
+    ).parsed
+
+
+async def asyncio_detailed(
+    device_id: int,
+    *,
+    client: AuthenticatedClient | Client,
+    body: DeviceStatusUpdate,
+    x_client_version: str | Unset = UNSET,
+) -> Response[Device | Problem]:
+    """Put a device online or into maintenance (admin)
+
+    Args:
+        device_id (int):
+        x_client_version (str | Unset):
+        body (DeviceStatusUpdate):
+
+    Raises:
+        errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
+        httpx.TimeoutException: If the request takes longer than Client.timeout.
+
+    Returns:
+        Response[Device | Problem]
+    """
+
+    kwargs = _get_kwargs(
+        device_id=device_id,
+        body=body,
+        x_client_version=x_client_version,
+    )
+
+    response = await client.get_async_httpx_client().request(**kwargs)
+
+    return _build_response(client=client, response=response)
+
+
+async def asyncio(
+    device_id: int,
+    *,
+    client: AuthenticatedClient | Client,
+    body: DeviceStatusUpdate,
+    x_client_version: str | Unset = UNSET,
+) -> Device | Problem | None:
+    """Put a device online or into maintenance (admin)
+
+    Args:
+        device_id (int):
+        x_client_version (str | Unset):
+        body (DeviceStatusUpdate):
+
+    Raises:
+        errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
+        httpx.TimeoutException: If the request takes longer than Client.timeout.
+
+    Returns:
+        Device | Problem
+    """
+
+    return (
+        await asyncio_detailed(
+            device_id=device_id,
+            client=client,
+            body=body,
+            x_client_version=x_client_version,
+        )
+    ).parsed

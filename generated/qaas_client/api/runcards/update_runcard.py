@@ -1,0 +1,232 @@
+from http import HTTPStatus
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+
+from ... import errors
+from ...client import AuthenticatedClient, Client
+from ...models.problem import Problem
+from ...models.runcard import Runcard
+from ...models.runcard_input import RuncardInput
+from ...types import UNSET, Response, Unset
+
+
+def _get_kwargs(
+    runcard_id: int,
+    *,
+    body: RuncardInput,
+    x_client_version: str | Unset = UNSET,
+) -> dict[str, Any]:
+    headers: dict[str, Any] = {}
+    if not isinstance(x_client_version, Unset):
+        headers["X-Client-Version"] = x_client_version
+
+    _kwargs: dict[str, Any] = {
+        "method": "put",
+        "url": "/api/v1/runcards/{runcard_id}".format(
+            runcard_id=quote(str(runcard_id), safe=""),
+        ),
+    }
+
+    _kwargs["json"] = body.to_dict()
+
+    headers["Content-Type"] = "application/json"
+
+    _kwargs["headers"] = headers
+    return _kwargs
+
+
+def _parse_response(
+    *, client: AuthenticatedClient | Client, response: httpx.Response
+) -> Problem | Runcard | None:
+    if response.status_code == 200:
+        response_200 = Runcard.from_dict(response.json())
+
+        return response_200
+
+    if response.status_code == 400:
+        response_400 = Problem.from_dict(response.json())
+
+        return response_400
+
+    if response.status_code == 401:
+        response_401 = Problem.from_dict(response.json())
+
+        return response_401
+
+    if response.status_code == 403:
+        response_403 = Problem.from_dict(response.json())
+
+        return response_403
+
+    if response.status_code == 404:
+        response_404 = Problem.from_dict(response.json())
+
+        return response_404
+
+    if response.status_code == 409:
+        response_409 = Problem.from_dict(response.json())
+
+        return response_409
+
+    if response.status_code == 413:
+        response_413 = Problem.from_dict(response.json())
+
+        return response_413
+
+    if response.status_code == 500:
+        response_500 = Problem.from_dict(response.json())
+
+        return response_500
+
+    if response.status_code == 503:
+        response_503 = Problem.from_dict(response.json())
+
+        return response_503
+
+    if client.raise_on_unexpected_status:
+        raise errors.UnexpectedStatus(response.status_code, response.content)
+    else:
+        return None
+
+
+def _build_response(
+    *, client: AuthenticatedClient | Client, response: httpx.Response
+) -> Response[Problem | Runcard]:
+    return Response(
+        status_code=HTTPStatus(response.status_code),
+        content=response.content,
+        headers=response.headers,
+        parsed=_parse_response(client=client, response=response),
+    )
+
+
+def sync_detailed(
+    runcard_id: int,
+    *,
+    client: AuthenticatedClient | Client,
+    body: RuncardInput,
+    x_client_version: str | Unset = UNSET,
+) -> Response[Problem | Runcard]:
+    """Replace a runcard (admin)
+
+    Args:
+        runcard_id (int):
+        x_client_version (str | Unset):
+        body (RuncardInput):
+
+    Raises:
+        errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
+        httpx.TimeoutException: If the request takes longer than Client.timeout.
+
+    Returns:
+        Response[Problem | Runcard]
+    """
+
+    kwargs = _get_kwargs(
+        runcard_id=runcard_id,
+        body=body,
+        x_client_version=x_client_version,
+    )
+
+    response = client.get_httpx_client().request(
+        **kwargs,
+    )
+
+    return _build_response(client=client, response=response)
+
+
+def sync(
+    runcard_id: int,
+    *,
+    client: AuthenticatedClient | Client,
+    body: RuncardInput,
+    x_client_version: str | Unset = UNSET,
+) -> Problem | Runcard | None:
+    """Replace a runcard (admin)
+
+    Args:
+        runcard_id (int):
+        x_client_version (str | Unset):
+        body (RuncardInput):
+
+    Raises:
+        errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
+        httpx.TimeoutException: If the request takes longer than Client.timeout.
+
+    Returns:
+        Problem | Runcard
+    """
+
+    return sync_detailed(
+        runcard_id=runcard_id,
+        client=client,
+        body=body,
+        x_client_version=x_client_version,
+    ).parsed
+
+
+async def asyncio_detailed(
+    runcard_id: int,
+    *,
+    client: AuthenticatedClient | Client,
+    body: RuncardInput,
+    x_client_version: str | Unset = UNSET,
+) -> Response[Problem | Runcard]:
+    """Replace a runcard (admin)
+
+    Args:
+        runcard_id (int):
+        x_client_version (str | Unset):
+        body (RuncardInput):
+
+    Raises:
+        errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
+        httpx.TimeoutException: If the request takes longer than Client.timeout.
+
+    Returns:
+        Response[Problem | Runcard]
+    """
+
+    kwargs = _get_kwargs(
+        runcard_id=runcard_id,
+        body=body,
+        x_client_version=x_client_version,
+    )
+
+    response = await client.get_async_httpx_client().request(**kwargs)
+
+    return _build_response(client=client, response=response)
+
+
+async def asyncio(
+    runcard_id: int,
+    *,
+    client: AuthenticatedClient | Client,
+    body: RuncardInput,
+    x_client_version: str | Unset = UNSET,
+) -> Problem | Runcard | None:
+    """Replace a runcard (admin)
+
+    Args:
+        runcard_id (int):
+        x_client_version (str | Unset):
+        body (RuncardInput):
+
+    Raises:
+        errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
+        httpx.TimeoutException: If the request takes longer than Client.timeout.
+
+    Returns:
+        Problem | Runcard
+    """
+
+    return (
+        await asyncio_detailed(
+            runcard_id=runcard_id,
+            client=client,
+            body=body,
+            x_client_version=x_client_version,
+        )
+    ).parsed
