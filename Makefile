@@ -7,9 +7,13 @@ GEN_PKG := generated/qaas_client
 GENERATOR := $(BIN)/openapi-python-client generate --path openapi.yaml --config generator-config.yaml \
 	--meta none --overwrite --fail-on-warning
 LINTED := qiboconnection tests bench
+# The released 0.23.2 client pins numpy 1.26 and qibo 0.2.8, so it lives in a venv of its own; the
+# compatibility tests and the benchmarks drive it there.
+RELEASED_VENV := .venv-released
+RELEASED_STAMP := $(RELEASED_VENV)/.installed
 PORT ?= 8000
 
-.PHONY: install generate check-generated lint format test demo contract bench serve clean
+.PHONY: install released generate check-generated lint format test demo contract bench serve clean
 
 install: $(STAMP)
 
@@ -19,6 +23,14 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
+
+released: $(RELEASED_STAMP)
+
+$(RELEASED_STAMP):
+	test -x $(RELEASED_VENV)/bin/python || $(PYTHON) -m venv $(RELEASED_VENV)
+	$(RELEASED_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(RELEASED_VENV)/bin/python -m pip install --quiet 'qiboconnection==0.23.2'
+	touch $(RELEASED_STAMP)
 
 # Regenerate the typed client from openapi.yaml (never edit generated/ by hand).
 generate: $(STAMP)
@@ -45,20 +57,20 @@ format: $(STAMP)
 	$(BIN)/ruff check --fix $(LINTED)
 	$(BIN)/ruff format $(LINTED)
 
-test: check-generated lint
+test: check-generated lint $(RELEASED_STAMP)
 	$(BIN)/python -m pytest
 
 demo: $(STAMP)
 	$(BIN)/python -m qiboconnection.demo
 
 contract: $(STAMP)
-	$(BIN)/python -m tests.contract_live
+	$(BIN)/python tests/contract_live.py
 
-bench: $(STAMP)
+bench: $(STAMP) $(RELEASED_STAMP)
 	$(BIN)/python -m bench
 
 serve: $(STAMP)
 	$(BIN)/python -m qiboconnection serve --host 127.0.0.1 --port $(PORT)
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(RELEASED_VENV) .pytest_cache .ruff_cache
