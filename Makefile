@@ -4,7 +4,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 GEN_PKG := generated/qaas_client
-GENERATOR := $(BIN)/openapi-python-client generate --path openapi.yaml --config generator-config.yaml \
+SPEC ?= openapi.yaml
+GENERATOR = $(BIN)/openapi-python-client generate --path $(SPEC) --config generator-config.yaml \
 	--meta none --overwrite --fail-on-warning
 LINTED := qiboconnection tests bench
 # The released 0.23.2 client pins numpy 1.26 and qibo 0.2.8, so it lives in a venv of its own; the
