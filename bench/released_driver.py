@@ -1,0 +1,95 @@
+"""Runs one benchmark step with the released qiboconnection 0.23.2, in its own venv.
+
+Usage: python released_driver.py STEP JSON_ARGS. Prints one JSON object on stdout. The step's
+credentials and server come from QIBOCONNECTION_USERNAME, QIBOCONNECTION_API_KEY and
+QUANTUM_SERVICE_URL.
+"""
+
+import json
+import logging
+import os
+import resource
+import sys
+import time
+
+
+def _login():
+    from qiboconnection.api import API
+
+    return API.login(username=os.environ["QIBOCONNECTION_USERNAME"], api_key=os.environ["QIBOCONNECTION_API_KEY"])
+
+
+def _bell():
+    from qibo import Circuit, gates
+
+    circuit = Circuit(2)
+    circuit.add(gates.H(0))
+    circuit.add(gates.CNOT(0, 1))
+    circuit.add(gates.M(0, 1))
+    return circuit
+
+
+def get_job(args):
+    api = _login()
+    job_id, calls = args["job_id"], args["calls"]
+    api.get_job(job_id)
+    times = []
+    for _ in range(calls):
+        start = time.perf_counter()
+        api.get_job(job_id)
+        times.append(time.perf_counter() - start)
+    return {"seconds": times}
+
+
+def submit_wait(args):
+    from datetime import datetime, timedelta, timezone
+
+    api = _login()
+    circuit = _bell()
+    start = time.perf_counter()
+    job_ids = [api.execute(circuit, nshots=10, device_id=args["device_id"]) for _ in range(args["count"])]
+    deadline = datetime.now(timezone.utc) + timedelta(seconds=args["timeout"])
+    # The released client's own wait loop, as execute_and_return_results runs it, with interval=0.
+    results = api._wait_and_return_results(deadline=deadline, interval=0, job_ids=job_ids)
+    seconds = time.perf_counter() - start
+    return {"seconds": seconds, "jobs": len(job_ids), "completed": sum(r is not None for r in results)}
+
+
+def decode(args):
+    import numpy as np
+
+    api = _login()
+    start = time.perf_counter()
+    result = api.get_job(args["job_id"]).result[0]
+    state = np.array([complex(value) for value in result["final_state"].values()])
+    probabilities = np.array(list(result["final_state_probabilities"].values()))
+    seconds = time.perf_counter() - start
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    return {"seconds": seconds, "peak_rss": peak, "size": int(state.size + probabilities.size)}
+
+
+def list_jobs(args):
+    api = _login()
+    start = time.perf_counter()
+    listing = api.list_jobs()
+    return {"seconds": time.perf_counter() - start, "jobs": len(listing.dataframe)}
+
+
+def baseline_rss(args):
+    api = _login()
+    api.ping()
+    return {"peak_rss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024}
+
+
+STEPS = {
+    "get_job": get_job,
+    "submit_wait": submit_wait,
+    "decode": decode,
+    "list_jobs": list_jobs,
+    "baseline_rss": baseline_rss,
+}
+
+if __name__ == "__main__":
+    logging.disable(logging.CRITICAL)
+    step, raw = sys.argv[1], sys.argv[2]
+    sys.stdout.write(json.dumps(STEPS[step](json.loads(raw))) + "\n")
