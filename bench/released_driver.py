@@ -11,12 +11,15 @@ import os
 import resource
 import sys
 import time
+from datetime import UTC
 
 
 def _login():
     from qiboconnection.api import API
 
-    return API.login(username=os.environ["QIBOCONNECTION_USERNAME"], api_key=os.environ["QIBOCONNECTION_API_KEY"])
+    return API.login(
+        username=os.environ["QIBOCONNECTION_USERNAME"], api_key=os.environ["QIBOCONNECTION_API_KEY"]
+    )
 
 
 def _bell():
@@ -42,13 +45,13 @@ def get_job(args):
 
 
 def submit_wait(args):
-    from datetime import datetime, timedelta, timezone
+    from datetime import datetime, timedelta
 
     api = _login()
     circuit = _bell()
     start = time.perf_counter()
     job_ids = [api.execute(circuit, nshots=10, device_id=args["device_id"]) for _ in range(args["count"])]
-    deadline = datetime.now(timezone.utc) + timedelta(seconds=args["timeout"])
+    deadline = datetime.now(UTC) + timedelta(seconds=args["timeout"])
     # The released client's own wait loop, as execute_and_return_results runs it, with interval=0.
     results = api._wait_and_return_results(deadline=deadline, interval=0, job_ids=job_ids)
     seconds = time.perf_counter() - start
