@@ -1,0 +1,70 @@
+"""Configuration of the local QaaS server."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+ROLES = ("user", "admin")
+
+
+@dataclass(frozen=True)
+class UserSpec:
+    """A user the server makes sure exists at start, with this API key and role."""
+
+    username: str
+    api_key: str
+    role: str = "user"
+
+    def __post_init__(self) -> None:
+        if not self.username or len(self.username) > 255:
+            raise ValueError("a username must have between 1 and 255 characters")
+        if len(self.api_key) < 8:
+            raise ValueError(f"the API key of {self.username!r} must have at least 8 characters")
+        if self.role not in ROLES:
+            raise ValueError(f"role must be one of {ROLES}, not {self.role!r}")
+
+    def __repr__(self) -> str:
+        return f"UserSpec(username={self.username!r}, role={self.role!r})"
+
+    @classmethod
+    def parse(cls, text: str) -> UserSpec:
+        """Parse ``NAME:API_KEY`` or ``NAME:API_KEY:admin`` (or ``:user``)."""
+        name, sep, rest = text.partition(":")
+        if not sep:
+            raise ValueError("expected NAME:API_KEY[:admin]")
+        key, role = rest, "user"
+        head, sep2, tail = rest.rpartition(":")
+        if sep2 and tail in ROLES:
+            key, role = head, tail
+        return cls(username=name, api_key=key, role=role)
+
+
+@dataclass(frozen=True)
+class ServerConfig:
+    """Everything a server instance needs; every field has a usable default.
+
+    ``db_path`` is a file path or ``":memory:"``. Lifetimes are in seconds. ``audiences`` lists
+    extra accepted login audiences besides the request's own ``<base URL>/api/v1``.
+    """
+
+    db_path: str | Path = ":memory:"
+    users: tuple[UserSpec, ...] = ()
+    workers: int = 2
+    access_token_lifetime: int = 3600
+    refresh_token_lifetime: int = 30 * 24 * 3600
+    assertion_max_age: int = 600
+    audiences: tuple[str, ...] = ()
+    max_body_bytes: int = 16 * 1024 * 1024
+    max_decompressed_bytes: int = 64 * 1024 * 1024
+    login_failure_limit: int = 5
+    login_failure_window: float = 60.0
+    login_throttle_max_names: int = 10_000
+    kdf_cost: int = 2**14
+    spec_path: Path | None = None
+
+    def __post_init__(self) -> None:
+        if self.workers < 0:
+            raise ValueError("workers must be >= 0")
+        if self.access_token_lifetime <= 0 or self.refresh_token_lifetime <= 0:
+            raise ValueError("token lifetimes must be positive")

@@ -1,0 +1,115 @@
+"""The job queue and its pool of worker threads."""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from typing import Any
+
+from qiboconnection.server.db import Store
+from qiboconnection.server.errors import ApiProblem
+from qiboconnection.server.payloads import decode_description, encode_result
+from qiboconnection.server.simulator import JobFailed, echo_result, run_circuits
+
+logger = logging.getLogger("qiboconnection.server.jobs")
+
+
+class JobManager:
+    """Feeds queued job ids to ``workers`` threads that run them and store the outcome.
+
+    The database is the source of truth: a worker only runs a job it managed to move from
+    ``queued`` to ``running``, and only stores a result if the job is still ``running`` then, so a
+    job cancelled or deleted meanwhile keeps that state. Jobs a stopped server left behind are
+    queued again at start.
+    """
+
+    def __init__(self, store: Store, workers: int, max_decompressed: int) -> None:
+        self._store = store
+        self._workers = workers
+        self._max_decompressed = max_decompressed
+        self._queue: queue.Queue[int | None] = queue.Queue()
+        self._threads: list[threading.Thread] = []
+        self._started = False
+        self._lock = threading.Lock()
+
+    def start(self) -> None:
+        """Re-queue unfinished jobs and start the workers (idempotent)."""
+        with self._lock:
+            if self._started:
+                return
+            self._started = True
+            pending = self._store.requeue_interrupted()
+            for job_id in pending:
+                self._queue.put(job_id)
+            if pending:
+                logger.info("re-queued %d unfinished jobs", len(pending))
+            for index in range(self._workers):
+                thread = threading.Thread(target=self._work, name=f"qaas-worker-{index}", daemon=True)
+                thread.start()
+                self._threads.append(thread)
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Stop the workers after their current job; queued jobs stay queued in the database."""
+        with self._lock:
+            if not self._started:
+                return
+            self._started = False
+            threads, self._threads = self._threads, []
+            # Drain ids so the workers see their stop signal next; the jobs stay queued in the database.
+            while True:
+                try:
+                    self._queue.get_nowait()
+                except queue.Empty:
+                    break
+            for _ in threads:
+                self._queue.put(None)
+        deadline = time.monotonic() + timeout
+        for thread in threads:
+            thread.join(max(0.0, deadline - time.monotonic()))
+
+    def submit(self, job_id: int) -> None:
+        """Hand a freshly stored job to the workers."""
+        self._queue.put(job_id)
+
+    def _work(self) -> None:
+        while True:
+            job_id = self._queue.get()
+            if job_id is None:
+                return
+            try:
+                self._run(job_id)
+            except Exception:
+                logger.exception("worker failed on job %d", job_id)
+
+    def _run(self, job_id: int) -> None:
+        job = self._store.claim_job(job_id)
+        if job is None:
+            return
+        started = time.perf_counter()
+        status, result, error = "completed", None, None
+        try:
+            result = encode_result(self._execute(job))
+        except JobFailed as exc:
+            status, error = "error", str(exc)
+        except ApiProblem as exc:
+            status, error = "error", exc.detail
+        except Exception as exc:
+            logger.exception("job %d failed unexpectedly", job_id)
+            status, error = "error", f"The server could not run the job: {type(exc).__name__}."
+        duration = time.perf_counter() - started
+        if not self._store.finish_job(job_id, status, result, error, duration):
+            logger.info("job %d was cancelled or deleted while running; its result is discarded", job_id)
+        else:
+            logger.debug("job %d %s in %.3f s", job_id, status, duration)
+
+    def _execute(self, job: dict[str, Any]) -> Any:
+        envelope, payload = decode_description(job["description"], self._max_decompressed)
+        if job["job_type"] != "circuit":
+            return echo_result(job["job_type"], payload, envelope, job["number_shots"])
+        device = self._store.device(job["device_id"]) or {}
+        features = device.get("static_features") or {}
+        max_qubits = int(features.get("max_qubits", 20))
+        with_state = device.get("type") == "simulator_device"
+        return run_circuits(payload, job["number_shots"], max_qubits, with_state)

@@ -1,0 +1,169 @@
+"""API-key hashing, signed access/refresh tokens and login throttling."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import json
+import secrets
+import threading
+import time
+from collections import OrderedDict, deque
+from dataclasses import dataclass
+from typing import Any
+
+import jwt
+
+from qiboconnection.server.errors import BadRequest, TooManyRequests, Unauthorized
+
+GRANT_TYPE = "urn:ietf:params:oauth:grant-type:jwt-bearer"
+_SCRYPT_R = 8
+_SCRYPT_P = 1
+
+
+def hash_api_key(api_key: str, cost: int = 2**14) -> str:
+    """Hash an API key with scrypt and a random salt; the result names its own parameters."""
+    salt = secrets.token_bytes(16)
+    digest = hashlib.scrypt(api_key.encode(), salt=salt, n=cost, r=_SCRYPT_R, p=_SCRYPT_P, dklen=32)
+    salt_b64, digest_b64 = base64.b64encode(salt).decode(), base64.b64encode(digest).decode()
+    return f"scrypt${cost}${_SCRYPT_R}${_SCRYPT_P}${salt_b64}${digest_b64}"
+
+
+def verify_api_key(api_key: str, stored: str) -> bool:
+    """Check ``api_key`` against a hash made by :func:`hash_api_key`, in constant time."""
+    try:
+        scheme, n, r, p, salt_b64, digest_b64 = stored.split("$")
+        if scheme != "scrypt":
+            return False
+        salt, expected = base64.b64decode(salt_b64), base64.b64decode(digest_b64)
+        digest = hashlib.scrypt(
+            api_key.encode(), salt=salt, n=int(n), r=int(r), p=int(p), dklen=len(expected)
+        )
+    except (ValueError, binascii.Error):
+        return False
+    return hmac.compare_digest(digest, expected)
+
+
+@dataclass(frozen=True)
+class Assertion:
+    """The decoded JWT-bearer assertion a client sends to log in."""
+
+    user_id: int | None
+    username: str
+    api_key: str
+    audience: str
+    iat: int
+
+
+def decode_assertion(assertion: str) -> Assertion:
+    """Decode the URL-safe base64 JSON assertion, or raise a 400 problem naming what is wrong."""
+    try:
+        raw = base64.urlsafe_b64decode(assertion + "=" * (-len(assertion) % 4))
+        data = json.loads(raw.decode("utf-8"))
+    except (ValueError, binascii.Error) as exc:
+        raise BadRequest("assertion is not URL-safe base64 of a JSON object.") from exc
+    if not isinstance(data, dict):
+        raise BadRequest("assertion is not URL-safe base64 of a JSON object.")
+    username, api_key = data.get("username"), data.get("api_key")
+    audience, iat, user_id = data.get("audience"), data.get("iat"), data.get("user_id")
+    if not isinstance(username, str) or not username:
+        raise BadRequest("assertion.username must be a non-empty string.")
+    if not isinstance(api_key, str) or not api_key:
+        raise BadRequest("assertion.api_key must be a non-empty string.")
+    if not isinstance(audience, str):
+        raise BadRequest("assertion.audience must be a string.")
+    if isinstance(iat, bool) or not isinstance(iat, int | float):
+        raise BadRequest("assertion.iat must be a number of unix seconds.")
+    if user_id is not None and (isinstance(user_id, bool) or not isinstance(user_id, int)):
+        raise BadRequest("assertion.user_id must be null or an integer.")
+    return Assertion(user_id=user_id, username=username, api_key=api_key, audience=audience, iat=int(iat))
+
+
+class TokenService:
+    """Issues and verifies HS256 access and refresh tokens with the server's secret."""
+
+    def __init__(self, secret: bytes, access_lifetime: int, refresh_lifetime: int) -> None:
+        self._secret = secret
+        self.access_lifetime = access_lifetime
+        self.refresh_lifetime = refresh_lifetime
+
+    def issue(self, user_id: int, role: str, token_type: str, audience: str, now: int | None = None) -> str:
+        now = int(time.time()) if now is None else now
+        lifetime = self.access_lifetime if token_type == "access" else self.refresh_lifetime
+        claims = {
+            "user_id": user_id,
+            "user_role": role,
+            "type": token_type,
+            "iat": now,
+            "exp": now + lifetime,
+            "aud": audience,
+            "sub": str(user_id),
+            "jti": secrets.token_hex(8),
+        }
+        return jwt.encode(claims, self._secret, algorithm="HS256")
+
+    def verify(self, token: str, expected_type: str, audiences: list[str]) -> dict[str, Any]:
+        """Return the claims of a valid token of ``expected_type``, or raise a 401 problem."""
+        try:
+            claims = jwt.decode(
+                token,
+                self._secret,
+                algorithms=["HS256"],
+                audience=audiences,
+                options={"require": ["exp", "iat", "aud", "user_id", "type", "user_role"]},
+            )
+        except jwt.ExpiredSignatureError as exc:
+            raise Unauthorized(f"The {expected_type} token has expired.") from exc
+        except jwt.InvalidAudienceError as exc:
+            raise Unauthorized("The token was issued for another server.") from exc
+        except jwt.InvalidTokenError as exc:
+            raise Unauthorized("The token is not valid.") from exc
+        if claims.get("type") != expected_type:
+            raise Unauthorized(
+                f"This operation needs an {expected_type} token, not a {claims.get('type')} token."
+            )
+        if isinstance(claims["user_id"], bool) or not isinstance(claims["user_id"], int):
+            raise Unauthorized("The token is not valid.")
+        return claims
+
+
+class LoginThrottle:
+    """Counts failed logins per username in a sliding window, in bounded memory."""
+
+    def __init__(self, limit: int, window: float, max_names: int) -> None:
+        self._limit = limit
+        self._window = window
+        self._max_names = max_names
+        self._failures: OrderedDict[str, deque[float]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def check(self, username: str, now: float | None = None) -> None:
+        """Raise a 429 problem when ``username`` has too many recent failures."""
+        now = time.monotonic() if now is None else now
+        with self._lock:
+            times = self._failures.get(username)
+            if times is None:
+                return
+            while times and times[0] <= now - self._window:
+                times.popleft()
+            if not times:
+                del self._failures[username]
+                return
+            if len(times) >= self._limit:
+                retry_after = int(times[0] + self._window - now) + 1
+                raise TooManyRequests("Too many failed logins; try again later.", retry_after)
+
+    def record_failure(self, username: str, now: float | None = None) -> None:
+        now = time.monotonic() if now is None else now
+        with self._lock:
+            times = self._failures.pop(username, None) or deque(maxlen=self._limit)
+            times.append(now)
+            self._failures[username] = times
+            while len(self._failures) > self._max_names:
+                self._failures.popitem(last=False)
+
+    def record_success(self, username: str) -> None:
+        with self._lock:
+            self._failures.pop(username, None)
