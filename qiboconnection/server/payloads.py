@@ -69,13 +69,22 @@ def decode_description(description: str, max_decompressed: int) -> tuple[dict[st
     return envelope, payload
 
 
+def _strip_comments(qasm: str) -> str:
+    """The program without its leading blank and ``//`` comment lines (qibo writes one)."""
+    text = qasm.lstrip()
+    while text.startswith("//"):
+        _, _, text = text.partition("\n")
+        text = text.lstrip()
+    return text
+
+
 def check_payload(job_type: str, payload: Any) -> None:
     """Check the payload has the shape its job type needs (422 naming the problem otherwise)."""
     if job_type == "circuit":
         if not isinstance(payload, list) or not payload:
             raise Unprocessable("A circuit job's payload must be a non-empty list of OpenQASM strings.")
         for index, item in enumerate(payload):
-            if not isinstance(item, str) or not item.lstrip().startswith("OPENQASM"):
+            if not isinstance(item, str) or not _strip_comments(item).startswith("OPENQASM"):
                 raise Unprocessable(f"Circuit {index} of the payload is not an OpenQASM program.")
     elif job_type == "qprogram":
         if not isinstance(payload, str):

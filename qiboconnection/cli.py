@@ -1,0 +1,160 @@
+"""The ``qiboconnection`` command line: ``qiboconnection serve`` and friends.
+
+Subcommands register themselves in :data:`COMMANDS`; each adds its parser and names the function
+that runs it. Heavy modules (server, qibo) are imported only inside those functions so that
+``qiboconnection --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+Command = Callable[[argparse.Namespace], int]
+
+
+def default_db_path() -> Path:
+    """The server database in the user's data directory."""
+    from platformdirs import user_data_dir
+
+    return Path(user_data_dir("qiboconnection", appauthor=False)) / "qaas.sqlite3"
+
+
+def _add_serve(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "serve",
+        help="run a local QaaS server",
+        description="Run a local QaaS server speaking the hosted protocol, backed by SQLite and qibo's simulator.",
+    )
+    parser.add_argument("--host", default="127.0.0.1", help="interface to listen on (default: %(default)s)")
+    parser.add_argument(
+        "--port", type=int, default=8000, help="port, 0 for any free one (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--db",
+        default=None,
+        help="SQLite database file, or :memory: (default: qaas.sqlite3 in the user data directory)",
+    )
+    parser.add_argument(
+        "--user",
+        action="append",
+        default=[],
+        metavar="NAME:API_KEY[:admin]",
+        help="make sure this user exists with this API key (repeatable)",
+    )
+    parser.add_argument("--workers", type=int, default=2, help="job worker threads (default: %(default)s)")
+    parser.add_argument(
+        "--log-level", default="info", choices=["debug", "info", "warning", "error"], help="log level"
+    )
+    parser.set_defaults(run=_serve)
+
+
+def _serve(args: argparse.Namespace) -> int:
+    import secrets
+    import socket
+
+    from qiboconnection.server.config import ServerConfig, UserSpec
+
+    out = sys.stdout
+    try:
+        users = [UserSpec.parse(text) for text in args.user]
+    except ValueError as exc:
+        print(f"error: --user: {exc}", file=sys.stderr)  # noqa: T201
+        return 2
+    if args.workers < 0:
+        print("error: --workers must be >= 0", file=sys.stderr)  # noqa: T201
+        return 2
+    db = args.db or str(default_db_path())
+    _configure_logging(args.log_level)
+
+    from qiboconnection.server.db import Store
+
+    created: UserSpec | None = None
+    if not users:
+        if db == ":memory:":
+            existing = 0
+        else:
+            probe = Store(db)
+            existing = probe.count_users()
+            probe.close()
+        if existing == 0:
+            created = UserSpec("admin", secrets.token_urlsafe(24), "admin")
+            users = [created]
+
+    import uvicorn
+
+    from qiboconnection.server.app import create_app
+
+    config = ServerConfig(db_path=db, users=tuple(users), workers=args.workers)
+    try:
+        sock = socket.socket(socket.AF_INET6 if ":" in args.host else socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((args.host, args.port))
+    except OSError as exc:
+        print(f"error: cannot listen on {args.host}:{args.port}: {exc}", file=sys.stderr)  # noqa: T201
+        return 1
+    app = create_app(config)
+    port = sock.getsockname()[1]
+    host = f"[{args.host}]" if ":" in args.host else args.host
+    url = f"http://{host}:{port}"
+    out.write(f"QaaS server on {url} (database: {db}, workers: {args.workers})\n")
+    if created is not None:
+        out.write(
+            "Created an admin user; its API key is shown only this once:\n"
+            f"  username: {created.username}\n  api key:  {created.api_key}\n"
+        )
+    out.write(f"export QUANTUM_SERVICE_URL={url}\n")
+    out.flush()
+    server = uvicorn.Server(
+        uvicorn.Config(app, log_level=args.log_level, lifespan="on", access_log=args.log_level == "debug")
+    )
+    try:
+        server.run(sockets=[sock])
+    finally:
+        sock.close()
+        app.close()
+    return 0
+
+
+def _configure_logging(level: str) -> None:
+    logger = logging.getLogger("qiboconnection")
+    if not logger.handlers:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        logger.addHandler(handler)
+    logger.setLevel(level.upper())
+
+
+COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [_add_serve]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The top-level parser with every subcommand."""
+    from qiboconnection import __version__
+
+    parser = argparse.ArgumentParser(
+        prog="qiboconnection",
+        description="Qilimanjaro's Quantum-as-a-Service: client tools and a local server.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for add in COMMANDS:
+        add(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line with ``argv`` (default: ``sys.argv[1:]``); return the exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    run: Command | None = getattr(args, "run", None)
+    if run is None:
+        parser.print_help()
+        return 2
+    try:
+        return run(args)
+    except KeyboardInterrupt:
+        return 130
