@@ -1,0 +1,93 @@
+"""Settings read from the environment.
+
+``QUANTUM_SERVICE_URL``         base URL of the service (default: the hosted QaaS).
+``AUDIENCE_URL``                base URL the login assertion names as audience (default: the base URL).
+``QIBOCONNECTION_TIMEOUT``      seconds allowed for each HTTP request (default 10).
+``QIBOCONNECTION_MAX_ATTEMPTS`` attempts per call when retrying is safe (default 4).
+``QIBOCONNECTION_RETRY_BUDGET`` seconds, in total, one call may spend retrying (default 30).
+``QIBOCONNECTION_MAX_RESULT_BYTES`` largest decompressed result accepted (default 1 GiB).
+``QIBOCONNECTION_PROGRESS``     ``0`` turns off the progress line shown while waiting for jobs.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import TypeVar
+
+__all__ = ["API_PREFIX", "DEFAULT_SERVICE_URL", "RetryPolicy", "Settings"]
+
+DEFAULT_SERVICE_URL = "https://pro-api.qaas.qilimanjaro.tech"
+API_PREFIX = "/api/v1"
+
+_N = TypeVar("_N", int, float)
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How calls are retried: capped exponential backoff with jitter, within a total time budget."""
+
+    max_attempts: int = 4
+    budget: float = 30.0
+    backoff_base: float = 0.5
+    backoff_cap: float = 8.0
+
+    def __post_init__(self) -> None:
+        if self.max_attempts < 1:
+            raise ValueError("max_attempts must be at least 1")
+        if self.budget < 0 or self.backoff_base < 0 or self.backoff_cap < 0:
+            raise ValueError("retry times must not be negative")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the client needs to know about where and how to talk to the service."""
+
+    base_url: str = DEFAULT_SERVICE_URL
+    audience_base_url: str | None = None
+    timeout: float = 10.0
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+    max_result_bytes: int = 1 << 30
+    progress: bool = True
+    send_idempotency_key: bool = True
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "base_url", self.base_url.rstrip("/"))
+        if self.timeout <= 0:
+            raise ValueError("timeout must be positive")
+        if self.max_result_bytes <= 0:
+            raise ValueError("max_result_bytes must be positive")
+
+    @property
+    def audience(self) -> str:
+        """The audience named in the login assertion: ``<audience base>/api/v1``."""
+        return (self.audience_base_url or self.base_url).rstrip("/") + API_PREFIX
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        """Read the settings from ``environ`` (default: ``os.environ``)."""
+        env = os.environ if environ is None else environ
+        retry = RetryPolicy(
+            max_attempts=_number(env, "QIBOCONNECTION_MAX_ATTEMPTS", 4, int),
+            budget=_number(env, "QIBOCONNECTION_RETRY_BUDGET", 30.0, float),
+        )
+        return cls(
+            base_url=env.get("QUANTUM_SERVICE_URL") or DEFAULT_SERVICE_URL,
+            audience_base_url=env.get("AUDIENCE_URL") or None,
+            timeout=_number(env, "QIBOCONNECTION_TIMEOUT", 10.0, float),
+            retry=retry,
+            max_result_bytes=_number(env, "QIBOCONNECTION_MAX_RESULT_BYTES", 1 << 30, int),
+            progress=env.get("QIBOCONNECTION_PROGRESS", "1").strip().lower()
+            not in {"0", "false", "no", "off"},
+        )
+
+
+def _number(env: Mapping[str, str], name: str, default: _N, kind: type[_N]) -> _N:
+    raw = env.get(name)
+    if raw is None or not raw.strip():
+        return default
+    try:
+        return kind(raw.strip())
+    except ValueError:
+        raise ValueError(f"{name} must be a number, not {raw!r}") from None

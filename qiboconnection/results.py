@@ -1,0 +1,218 @@
+"""Decoded job results.
+
+A circuit job's result is a list with one entry per submitted circuit; each entry becomes a
+:class:`QaaSCircuitResult`, which offers qibo-style accessors (``frequencies()``, ``probabilities()``,
+``samples()``, ``state()``) and still behaves as the raw dict (``result["counts"]``, ``keys()``,
+``to_dict()``). Other job types decode to their payloads as sent by the service.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterator, Mapping
+from typing import TYPE_CHECKING, Any
+
+from qiboconnection.serialization import DEFAULT_MAX_BYTES, decode_envelope
+
+if TYPE_CHECKING:
+    import numpy as np
+    import numpy.typing as npt
+
+__all__ = ["QaaSCircuitResult", "decode_job_result"]
+
+
+def _is_bitstring(key: str) -> bool:
+    return bool(key) and all(ch in "01" for ch in key)
+
+
+class QaaSCircuitResult(Mapping[str, Any]):
+    """The result of one circuit: the service's dict, with qibo-style accessors.
+
+    Keys of ``counts``/``probabilities`` are bitstrings (qubit 0 first); keys of ``final_state`` and
+    ``final_state_probabilities`` are basis-state indices (bitstrings are accepted too).
+    """
+
+    __slots__ = ("_data", "_nqubits")
+
+    def __init__(self, data: Mapping[str, Any]) -> None:
+        self._data = dict(data)
+        self._nqubits: int | None = None
+
+    # -- dict behaviour ------------------------------------------------------------------------
+
+    def __getitem__(self, key: str) -> Any:
+        return self._data[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._data)
+
+    def __len__(self) -> int:
+        return len(self._data)
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, QaaSCircuitResult):
+            return self._data == other._data
+        if isinstance(other, Mapping):
+            return self._data == dict(other)
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def to_dict(self) -> dict[str, Any]:
+        """The result as the service sent it."""
+        return dict(self._data)
+
+    def __repr__(self) -> str:
+        counts = self._data.get("counts")
+        shown = dict(counts) if isinstance(counts, Mapping) and len(counts) <= 8 else "..."
+        return f"QaaSCircuitResult(nqubits={self.nqubits}, nshots={self.nshots}, counts={shown})"
+
+    # -- shape ---------------------------------------------------------------------------------
+
+    @property
+    def nqubits(self) -> int | None:
+        """Number of measured qubits, inferred from the keys, samples or state size."""
+        if self._nqubits is None:
+            self._nqubits = self._infer_nqubits()
+        return self._nqubits
+
+    def _infer_nqubits(self) -> int | None:
+        for key in ("counts", "probabilities"):
+            table = self._data.get(key)
+            if isinstance(table, Mapping) and table:
+                first = next(iter(table))
+                if isinstance(first, str) and _is_bitstring(first):
+                    return len(first)
+        samples = self._data.get("samples")
+        if isinstance(samples, list) and samples and isinstance(samples[0], list):
+            return len(samples[0])
+        for key in ("final_state", "final_state_probabilities"):
+            table = self._data.get(key)
+            if isinstance(table, Mapping) and table:
+                return max(len(table) - 1, 1).bit_length()
+        return None
+
+    @property
+    def nshots(self) -> int | None:
+        """Number of shots, from the counts or samples."""
+        counts = self._data.get("counts")
+        if isinstance(counts, Mapping):
+            return int(sum(counts.values()))
+        samples = self._data.get("samples")
+        return len(samples) if isinstance(samples, list) else None
+
+    # -- accessors -----------------------------------------------------------------------------
+
+    def frequencies(self, binary: bool = True) -> Counter[Any]:
+        """Counts per outcome: bitstring keys (``binary=True``) or integer keys (qubit 0 most significant)."""
+        counts = self._data.get("counts")
+        if isinstance(counts, Mapping):
+            table = Counter({str(key): int(value) for key, value in counts.items()})
+        elif isinstance(self._data.get("samples"), list):
+            table = Counter("".join(str(int(bit)) for bit in row) for row in self._data["samples"])
+        else:
+            raise KeyError("this result has neither 'counts' nor 'samples'")
+        if binary:
+            return table
+        return Counter({int(key, 2): value for key, value in table.items()})
+
+    def probabilities(self) -> npt.NDArray[np.float64]:
+        """Probabilities of every basis state, ordered by index (qubit 0 most significant)."""
+        import numpy as np
+
+        table = self.probabilities_dict()
+        nqubits = self.nqubits or max(len(table) - 1, 1).bit_length()
+        out = np.zeros(1 << nqubits, dtype=np.float64)
+        for key, value in table.items():
+            out[self._index(key, nqubits)] = value
+        return out
+
+    def probabilities_dict(self) -> dict[str, float]:
+        """Probabilities keyed by bitstring, as measured (or from the counts when absent)."""
+        table = self._data.get("probabilities")
+        if isinstance(table, Mapping):
+            return {str(key): float(value) for key, value in table.items()}
+        counts = self.frequencies()
+        total = sum(counts.values())
+        return {key: value / total for key, value in sorted(counts.items())} if total else {}
+
+    def samples(self, binary: bool = True) -> npt.NDArray[np.int64]:
+        """Shots as an integer array of shape ``(nshots, nqubits)`` (or outcome indices if not ``binary``)."""
+        import numpy as np
+
+        rows = self._data.get("samples")
+        if isinstance(rows, list):
+            array = np.asarray(rows, dtype=np.int64)
+            if rows and array.ndim == 1:
+                array = array.reshape(-1, 1)
+        else:
+            counts = self.frequencies()
+            nqubits = self.nqubits or 0
+            array = np.zeros((sum(counts.values()), nqubits), dtype=np.int64)
+            row = 0
+            for key, value in sorted(counts.items()):
+                array[row : row + value] = [int(bit) for bit in key]
+                row += value
+        if binary:
+            return array
+        weights = 1 << np.arange(array.shape[1] - 1, -1, -1, dtype=np.int64)
+        return array @ weights
+
+    def state(self, numpy: bool = True) -> npt.NDArray[np.complex128]:
+        """Final state vector (simulators only), ordered by basis index."""
+        import numpy as np
+
+        table = self._data.get("final_state")
+        if not isinstance(table, Mapping):
+            raise KeyError("this result has no 'final_state' (only simulators return one)")
+        size = len(table)
+        values = np.fromiter(map(_to_complex, table.values()), dtype=np.complex128, count=size)
+        nqubits = max(self.nqubits or 0, max(size - 1, 1).bit_length())
+        keys = list(table.keys())
+        if all(isinstance(key, str) and key.isdigit() for key in keys) and not self._binary_keys(
+            keys, nqubits
+        ):
+            indices = np.fromiter(map(int, keys), dtype=np.int64, count=size)
+        else:
+            indices = np.fromiter((self._index(key, nqubits) for key in keys), dtype=np.int64, count=size)
+        dimension = max(1 << nqubits, int(indices.max()) + 1 if size else 1)
+        out = np.zeros(dimension, dtype=np.complex128)
+        out[indices] = values
+        return out
+
+    @staticmethod
+    def _binary_keys(keys: list[str], nqubits: int) -> bool:
+        # Index keys of a state over n qubits are below 2**n; bitstring keys all have length n.
+        return nqubits > 1 and all(len(key) == nqubits and _is_bitstring(key) for key in keys[:64])
+
+    @staticmethod
+    def _index(key: Any, nqubits: int) -> int:
+        if isinstance(key, int):
+            return key
+        text = str(key)
+        if len(text) == nqubits and _is_bitstring(text):
+            return int(text, 2)
+        return int(text)
+
+
+def _to_complex(value: Any) -> complex:
+    if isinstance(value, str):
+        return complex(value.replace(" ", ""))
+    if isinstance(value, list | tuple) and len(value) == 2:
+        return complex(value[0], value[1])
+    return complex(value)
+
+
+def decode_job_result(
+    result: str | None, job_type: str | None, *, job_id: int | None = None, max_bytes: int = DEFAULT_MAX_BYTES
+) -> Any:
+    """Decode a job's ``result`` string: circuit results become :class:`QaaSCircuitResult` objects."""
+    if result is None:
+        return None
+    payload = decode_envelope(result, max_bytes=max_bytes, job_id=job_id, allow_legacy=True)
+    if job_type == "circuit":
+        if isinstance(payload, Mapping):
+            return [QaaSCircuitResult(payload)]
+        if isinstance(payload, list):
+            return [QaaSCircuitResult(item) if isinstance(item, Mapping) else item for item in payload]
+    return payload

@@ -1,0 +1,333 @@
+"""The HTTP layer: builders for the pooled generated client, and the one ``call()`` wrapper.
+
+Every API operation goes through :func:`call`, which runs a generated ``*_detailed`` function, turns a
+non-success answer into an exception (see :mod:`qiboconnection.problems`) and retries when that is safe:
+
+- ``Retry.IDEMPOTENT`` (GET, PUT, DELETE, and job submission with an ``Idempotency-Key``): retried on
+  5xx, 429 and transport errors.
+- ``Retry.CONNECT_ONLY`` (other POSTs): retried only when the request never reached the server
+  (connection refused or timed out while connecting). Against a server that ignores
+  ``Idempotency-Key``, only this mode is safe for job submission.
+
+Waits grow exponentially (with jitter, capped) or follow ``Retry-After``, within the policy's attempt
+count and total time budget.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import enum
+import logging
+import random
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, TypeVar
+from urllib.parse import parse_qs, urlsplit
+
+import httpx
+import orjson
+
+from qiboconnection.config import RetryPolicy, Settings
+from qiboconnection.errors import (
+    ConnectionException,
+    QiboconnectionError,
+    RateLimitError,
+    RemoteExecutionException,
+    ServerError,
+)
+from qiboconnection.problems import error_for
+
+if TYPE_CHECKING:
+    from qaas_client import Client
+
+    from qiboconnection.auth import QaaSAuth
+
+__all__ = [
+    "Reply",
+    "Retry",
+    "build_async_client",
+    "build_client",
+    "call",
+    "iterate_pages",
+    "next_page",
+    "retrying",
+]
+
+logger = logging.getLogger("qiboconnection.transport")
+
+#: Largest page size the service accepts; listings ask for it to need as few requests as possible.
+MAX_PER_PAGE = 1000
+#: Safety bound on the number of pages followed for one listing.
+MAX_PAGES = 10_000
+
+_last_response: contextvars.ContextVar[httpx.Response | None] = contextvars.ContextVar(
+    "qiboconnection_last_response", default=None
+)
+
+
+class Retry(enum.Enum):
+    """When a call may be repeated."""
+
+    IDEMPOTENT = "idempotent"
+    CONNECT_ONLY = "connect-only"
+
+
+@dataclass(frozen=True)
+class Reply:
+    """A successful answer: status, headers and the decoded JSON body (``None`` when empty)."""
+
+    status: int
+    headers: httpx.Headers
+    data: Any
+
+
+# -- client builders ---------------------------------------------------------------------------------
+
+
+def _headers(client_version: str) -> dict[str, str]:
+    return {"X-Client-Version": client_version, "Accept": "application/json, application/problem+json"}
+
+
+def _remember(response: httpx.Response) -> None:
+    _last_response.set(response)
+
+
+async def _aremember(response: httpx.Response) -> None:
+    _last_response.set(response)
+
+
+def build_client(
+    settings: Settings,
+    auth: QaaSAuth | None,
+    *,
+    client_version: str,
+    transport: httpx.BaseTransport | None = None,
+) -> Client:
+    """A generated ``Client`` over one pooled, keep-alive ``httpx.Client`` that authenticates with ``auth``."""
+    from qaas_client import Client
+
+    http = httpx.Client(
+        base_url=settings.base_url,
+        auth=auth,
+        headers=_headers(client_version),
+        timeout=settings.timeout,
+        transport=transport,
+        event_hooks={"response": [_remember]},
+    )
+    return Client(base_url=settings.base_url).set_httpx_client(http)
+
+
+def build_async_client(
+    settings: Settings,
+    auth: QaaSAuth | None,
+    *,
+    client_version: str,
+    transport: httpx.AsyncBaseTransport | None = None,
+) -> Client:
+    """The asynchronous twin of :func:`build_client` (an ``httpx.AsyncClient`` inside)."""
+    from qaas_client import Client
+
+    http = httpx.AsyncClient(
+        base_url=settings.base_url,
+        auth=auth,
+        headers=_headers(client_version),
+        timeout=settings.timeout,
+        transport=transport,
+        event_hooks={"response": [_aremember]},
+    )
+    return Client(base_url=settings.base_url).set_async_httpx_client(http)
+
+
+# -- answers -------------------------------------------------------------------------------------------
+
+
+def _decode_body(content: bytes) -> Any:
+    if not content:
+        return None
+    try:
+        return orjson.loads(content)
+    except orjson.JSONDecodeError:
+        return content.decode("utf-8", errors="replace")
+
+
+def to_reply(status: int, headers: httpx.Headers, content: bytes, parsed: Any, *, what: str) -> Reply:
+    """Turn one answer into a :class:`Reply`, or raise the matching exception for a non-success."""
+    if not 200 <= status < 300:
+        raise error_for(status, content, headers, what=what)
+    to_dict = getattr(parsed, "to_dict", None)
+    data = to_dict() if callable(to_dict) else _decode_body(content)
+    return Reply(status=status, headers=headers, data=data)
+
+
+def _attempt(op: Any, client: Client, kwargs: dict[str, Any], what: str) -> Reply:
+    token = _last_response.set(None)
+    try:
+        try:
+            response = op.sync_detailed(client=client, **kwargs)
+        except QiboconnectionError:
+            raise
+        except (ValueError, KeyError, TypeError, AttributeError):
+            # The generated parser choked on an answer it did not expect (a body that is not JSON, a
+            # status outside the HTTP enum, a record with a shape the spec does not name): use the raw one.
+            raw = _last_response.get()
+            if raw is None:
+                raise
+            return to_reply(raw.status_code, raw.headers, raw.content, None, what=what)
+        return to_reply(
+            int(response.status_code),
+            httpx.Headers(response.headers),
+            response.content,
+            response.parsed,
+            what=what,
+        )
+    finally:
+        _last_response.reset(token)
+
+
+# -- retrying --------------------------------------------------------------------------------------------
+
+_NEVER_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
+
+
+def _retryable(error: BaseException, mode: Retry) -> bool:
+    if isinstance(error, _NEVER_SENT):
+        return True
+    if mode is Retry.CONNECT_ONLY:
+        return False
+    return isinstance(error, httpx.TransportError | ServerError | RateLimitError)
+
+
+def backoff_delay(policy: RetryPolicy, attempt: int, retry_after: float | None, rng: random.Random) -> float:
+    """Seconds to wait before attempt ``attempt + 1``: the server's ``Retry-After``, else capped backoff."""
+    if retry_after is not None:
+        return retry_after
+    ceiling = min(policy.backoff_cap, policy.backoff_base * (2 ** (attempt - 1)))
+    return ceiling / 2 + rng.random() * ceiling / 2
+
+
+_rng = random.Random()
+_T = TypeVar("_T")
+
+
+def retrying(
+    attempt: Callable[[], _T],
+    *,
+    policy: RetryPolicy,
+    mode: Retry,
+    what: str,
+    sleep: Callable[[float], None] | None = None,
+    clock: Callable[[], float] = time.monotonic,
+) -> _T:
+    """Run ``attempt`` until it succeeds, retrying as ``mode`` and ``policy`` allow."""
+    sleep = sleep or time.sleep
+    started = clock()
+    number = 0
+    while True:
+        number += 1
+        try:
+            return attempt()
+        except (httpx.TransportError, RemoteExecutionException) as error:
+            if not _retryable(error, mode):
+                if isinstance(error, httpx.TransportError):
+                    raise ConnectionException(f"Could not {what}: {_describe(error)}") from error
+                raise
+            retry_after = getattr(error, "retry_after", None)
+            delay = backoff_delay(policy, number, retry_after, _rng)
+            elapsed = clock() - started
+            if number >= policy.max_attempts or elapsed + delay > policy.budget:
+                over_budget = delay if elapsed + delay > policy.budget else None
+                raise _gave_up(error, what, number, elapsed, over_budget) from error
+            logger.info(
+                "Attempt %d to %s failed (%s); retrying in %.2f s", number, what, _describe(error), delay
+            )
+            sleep(delay)
+
+
+def _describe(error: BaseException) -> str:
+    if isinstance(error, httpx.TransportError):
+        text = str(error)
+        return f"{type(error).__name__}: {text}" if text else type(error).__name__
+    return str(error)
+
+
+def _gave_up(
+    error: BaseException, what: str, attempts: int, elapsed: float, wanted_wait: float | None
+) -> QiboconnectionError:
+    plural = "attempt" if attempts == 1 else "attempts"
+    note = f"gave up after {attempts} {plural} in {elapsed:.1f} s"
+    if wanted_wait is not None and attempts > 0:
+        note += f"; waiting {wanted_wait:.1f} s more would exceed the retry budget"
+    if isinstance(error, RemoteExecutionException):
+        final = type(error)(f"{error} ({note})", error.status_code, title=error.title, detail=error.detail)
+        if isinstance(final, RateLimitError | ServerError):
+            final.retry_after = getattr(error, "retry_after", None)
+        return final
+    final_connection = ConnectionException(f"Could not {what}: {_describe(error)} ({note})")
+    return final_connection
+
+
+def call(
+    op: Any,
+    client: Client,
+    *,
+    policy: RetryPolicy,
+    what: str,
+    mode: Retry = Retry.IDEMPOTENT,
+    sleep: Callable[[float], None] | None = None,
+    **kwargs: Any,
+) -> Reply:
+    """Run the generated operation module ``op`` (its ``sync_detailed``) with retries and error mapping.
+
+    ``what`` completes the sentence "Could not ..." in error messages (e.g. ``"get job 12"``).
+    """
+    return retrying(
+        lambda: _attempt(op, client, kwargs, what), policy=policy, mode=mode, what=what, sleep=sleep
+    )
+
+
+# -- pagination ------------------------------------------------------------------------------------------
+
+
+def next_page(link: Any) -> tuple[int, int | None] | None:
+    """Page number and size named by a ``links.next`` URL, or None on the last page (``page=None``)."""
+    if not isinstance(link, str) or not link or "None" in link:
+        return None
+    query = parse_qs(urlsplit(link).query)
+    try:
+        page = int(query["page"][0])
+    except (KeyError, IndexError, ValueError):
+        return None
+    try:
+        per_page: int | None = int(query["per_page"][0])
+    except (KeyError, IndexError, ValueError):
+        per_page = None
+    return page, per_page
+
+
+def iterate_pages(
+    op: Any,
+    client: Client,
+    *,
+    policy: RetryPolicy,
+    what: str,
+    per_page: int = MAX_PER_PAGE,
+    sleep: Callable[[float], None] | None = None,
+    **kwargs: Any,
+) -> Iterator[dict[str, Any]]:
+    """Yield the items of every page of a listing, following ``links.next`` until it names no page."""
+    page = 1
+    seen: set[int] = set()
+    for _ in range(MAX_PAGES):
+        seen.add(page)
+        reply = call(
+            op, client, policy=policy, what=what, sleep=sleep, page=page, per_page=per_page, **kwargs
+        )
+        body = reply.data if isinstance(reply.data, dict) else {}
+        items = body.get("items") or []
+        yield from items
+        following = next_page((body.get("links") or {}).get("next"))
+        if following is None or not items or following[0] in seen:
+            return
+        page, per_page = following[0], following[1] or per_page
+    logger.warning("Stopped listing to %s after %d pages", what, MAX_PAGES)

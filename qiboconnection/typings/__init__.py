@@ -1,0 +1,1 @@
+"""Import paths kept from the released client (``qiboconnection.typings.connection`` and friends)."""
