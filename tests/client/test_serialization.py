@@ -1,0 +1,132 @@
+"""Envelope, base64 and gzip handling of job payloads, runcards and calibrations."""
+
+from __future__ import annotations
+
+import base64
+import gzip
+import json
+
+import orjson
+import pytest
+
+from qiboconnection.errors import ResultDecodeError
+from qiboconnection.serialization import (
+    b64decode_any,
+    decode_envelope,
+    decode_runcard,
+    decode_text,
+    encode_envelope,
+    encode_runcard,
+    encode_text,
+    gunzip_capped,
+)
+
+
+def released_style_envelope(payload: object) -> str:
+    """What the released client sends: json.dumps, gzip, standard base64, json.dumps of the envelope."""
+    data = base64.b64encode(gzip.compress(json.dumps(payload).encode("utf-8"))).decode()
+    return json.dumps({"data": data, "encoding": "utf-8", "compression": "gzip"})
+
+
+def test_envelope_has_the_wire_shape_and_the_released_payload_bytes() -> None:
+    payload = ["OPENQASM 2.0;\ninclude \"qelib1.inc\";\nqreg q[1];", "x"]
+    text = encode_envelope(payload)
+    outer = json.loads(text)
+    assert list(outer) == ["data", "encoding", "compression"]
+    assert outer["encoding"] == "utf-8"
+    assert outer["compression"] == "gzip"
+    assert text.startswith('{"data": "')
+    inner = gzip.decompress(base64.b64decode(outer["data"]))
+    assert inner == json.dumps(payload).encode()
+
+
+def test_envelope_extra_keys_follow_the_three_standard_ones() -> None:
+    text = encode_envelope({"a": 1}, init_params=[0.1], optimizer_params={"maxiter": 2})
+    assert list(json.loads(text)) == ["data", "encoding", "compression", "init_params", "optimizer_params"]
+
+
+@pytest.mark.parametrize("payload", [["q1", "q2"], {"nested": {"x": [1, 2.5, None]}}, "a qprogram string", 42])
+def test_round_trip(payload: object) -> None:
+    assert decode_envelope(encode_envelope(payload)) == payload
+
+
+def test_decodes_what_the_released_client_sends() -> None:
+    assert decode_envelope(released_style_envelope({"k": "v"})) == {"k": "v"}
+
+
+def test_accepts_url_safe_alphabet_and_missing_padding() -> None:
+    raw = bytes(range(256))
+    text = base64.urlsafe_b64encode(raw).decode().rstrip("=")
+    assert b64decode_any(text) == raw
+
+
+def test_legacy_plain_base64_json_result() -> None:
+    legacy = base64.urlsafe_b64encode(json.dumps({"energy": -1.5}).encode()).decode()
+    assert decode_envelope(legacy) == {"energy": -1.5}
+
+
+def test_legacy_refused_when_not_allowed() -> None:
+    legacy = base64.urlsafe_b64encode(b"[1]").decode()
+    with pytest.raises(ResultDecodeError, match="expected a JSON object"):
+        decode_envelope(legacy, allow_legacy=False, job_id=3)
+
+
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        (json.dumps({"data": "not base64!!", "encoding": "utf-8", "compression": "gzip"}), "not valid base64"),
+        (
+            json.dumps({"data": base64.b64encode(b"plain").decode(), "encoding": "utf-8", "compression": "gzip"}),
+            "not valid gzip",
+        ),
+        (
+            json.dumps(
+                {"data": base64.b64encode(gzip.compress(b"{oops")).decode(), "encoding": "utf-8", "compression": "gzip"}
+            ),
+            "not valid JSON",
+        ),
+        (json.dumps({"data": "AAAA", "encoding": "utf-8", "compression": "zstd"}), "unknown compression"),
+        ("%%% definitely not anything", "neither an envelope nor base64"),
+    ],
+)
+def test_corrupt_payloads_name_the_job(text: str, reason: str) -> None:
+    with pytest.raises(ResultDecodeError, match=reason) as caught:
+        decode_envelope(text, job_id=8310)
+    assert caught.value.job_id == 8310
+    assert "job 8310" in str(caught.value)
+
+
+def test_truncated_gzip_is_refused() -> None:
+    blob = gzip.compress(b"x" * 10_000)[:-12]
+    text = json.dumps({"data": base64.b64encode(blob).decode(), "encoding": "utf-8", "compression": "gzip"})
+    with pytest.raises(ResultDecodeError, match="not valid gzip"):
+        decode_envelope(text, job_id=1)
+
+
+def test_decompression_bomb_is_refused_at_the_cap() -> None:
+    bomb = gzip.compress(b"[" + b"0," * 5_000_000 + b"0]")
+    assert len(bomb) < 100_000
+    text = json.dumps({"data": base64.b64encode(bomb).decode(), "encoding": "utf-8", "compression": "gzip"})
+    with pytest.raises(ResultDecodeError, match="over the 1000000 byte limit"):
+        decode_envelope(text, max_bytes=1_000_000, job_id=5)
+    assert len(decode_envelope(text, max_bytes=20_000_000)) == 5_000_001
+
+
+def test_gunzip_capped_reads_concatenated_members_and_exact_cap() -> None:
+    blob = gzip.compress(b"abc") + gzip.compress(b"def")
+    assert gunzip_capped(blob, 6) == b"abcdef"
+    with pytest.raises(ValueError, match="limit"):
+        gunzip_capped(blob, 5)
+
+
+def test_runcard_and_calibration_encodings() -> None:
+    runcard = {"name": "galadriel", "gates": {"x": [1, 2]}, "ñ": "ü"}
+    encoded = encode_runcard(runcard)
+    assert json.loads(base64.urlsafe_b64decode(encoded)) == runcard
+    assert decode_runcard(encoded) == runcard
+    text = "serialized calibration ~~~ ???"
+    assert base64.urlsafe_b64decode(encode_text(text)).decode() == text
+    assert decode_text(encode_text(text)) == text
+    with pytest.raises(ResultDecodeError):
+        decode_runcard("@@@")
+    assert orjson.loads(b64decode_any(encoded)) == runcard
