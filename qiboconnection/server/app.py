@@ -105,14 +105,32 @@ class QaasApp:
                 400, "Bad Request", "An integer in the request is outside the 64-bit range.", {}
             )
 
+        def on_bad_encoding(_request: Any, exc: Exception) -> Any:
+            return problem_response(400, "Bad Request", "The request body is not valid UTF-8.", {})
+
         def on_unexpected(_request: Any, exc: Exception) -> Any:
             logger.error("unhandled error: %r", exc, exc_info=exc)
             return problem_response(
                 500, "Internal Server Error", "The server could not complete the request.", {}
             )
 
+        from connexion.validators import VALIDATOR_MAP, ParameterValidator
+
+        class NamedParameterValidator(ParameterValidator):
+            """Parameter errors that name the parameter, in one line."""
+
+            @staticmethod
+            def validate_parameter(
+                parameter_type: str, value: Any, param: dict[str, Any], param_name: str | None = None
+            ) -> str | None:
+                error = ParameterValidator.validate_parameter(parameter_type, value, param, param_name)
+                if error is None or error.startswith("Missing"):
+                    return error
+                return f"{parameter_type} parameter '{param['name']}': {error.splitlines()[0]}"
+
         app = AsyncApp(
             "qiboconnection.server",
+            validator_map={**VALIDATOR_MAP, "parameter": NamedParameterValidator},
             security_map={"bearer": Bearer},
             swagger_ui_options=SwaggerUIOptions(serve_spec=False, swagger_ui=False),
         )
@@ -125,6 +143,7 @@ class QaasApp:
         app.add_error_handler(ApiProblem, on_api_problem)
         app.add_error_handler(ProblemException, on_connexion_problem)
         app.add_error_handler(OverflowError, on_overflow)
+        app.add_error_handler(UnicodeDecodeError, on_bad_encoding)
         app.add_error_handler(Exception, on_unexpected)
         return app
 
