@@ -28,7 +28,9 @@ API_KEY = "sk-live-SECRET-api-key-0123456789"
 Handler = Callable[[httpx.Request, re.Match[str]], httpx.Response]
 
 
-def problem(status: int, detail: str, title: str = "Error", headers: dict[str, str] | None = None) -> httpx.Response:
+def problem(
+    status: int, detail: str, title: str = "Error", headers: dict[str, str] | None = None
+) -> httpx.Response:
     return httpx.Response(
         status,
         json={"title": title, "status": status, "detail": detail},
@@ -87,7 +89,10 @@ class FakeHosted:
         return httpx.Response(201, json=body)
 
     def __call__(self, request: httpx.Request) -> httpx.Response:
-        self.requests.append(request)
+        # The client re-sends the same Request object after renewing a token: keep a snapshot.
+        self.requests.append(
+            httpx.Request(request.method, request.url, headers=request.headers.copy(), content=request.read())
+        )
         path = request.url.path
         if request.method == "POST" and path == "/api/v1/authorisation-tokens":
             self.logins += 1
@@ -112,7 +117,9 @@ class FakeHosted:
 
     def api(self, **settings: Any) -> API:
         """An API logged in to this fake over a MockTransport (fast retries, no progress line)."""
-        settings.setdefault("retry", RetryPolicy(max_attempts=4, budget=30, backoff_base=0.01, backoff_cap=0.02))
+        settings.setdefault(
+            "retry", RetryPolicy(max_attempts=4, budget=30, backoff_base=0.01, backoff_cap=0.02)
+        )
         settings.setdefault("progress", False)
         return API(
             ConnectionConfiguration("hosted-user", API_KEY),

@@ -73,7 +73,7 @@ def test_expired_token_answers() -> None:
 
 def test_job_errors_and_timeouts() -> None:
     failed = errors.JobFailedError(4, "Circuit 0 uses 21 qubits")
-    assert "Job 4 failed: Circuit 0 uses 21 qubits" == str(failed)
+    assert str(failed) == "Job 4 failed: Circuit 0 uses 21 qubits"
     timeout = errors.JobTimeoutError([1, 2], 0.5)
     assert isinstance(timeout, TimeoutError)
     assert timeout.job_ids == [1, 2]

@@ -59,7 +59,9 @@ def test_without_samples_they_come_from_counts_and_vice_versa() -> None:
 
 
 def test_state_with_bitstring_keys_and_odd_literals() -> None:
-    state = QaaSCircuitResult({"final_state": {"00": "1j", "01": "(-0-0.5j)", "10": "(1e-05+2e-07j)", "11": 0.25}})
+    state = QaaSCircuitResult(
+        {"final_state": {"00": "1j", "01": "(-0-0.5j)", "10": "(1e-05+2e-07j)", "11": 0.25}}
+    )
     np.testing.assert_allclose(state.state(), [1j, -0.5j, 1e-05 + 2e-07j, 0.25])
 
 

@@ -65,7 +65,9 @@ def test_gives_up_after_max_attempts_saying_so() -> None:
     fake.routes["GET /api/v1/devices/(\\d+)"] = scripted(problem(503, "down for maintenance"))
     api = fake.api()
     api._sleep = lambda _: None
-    with pytest.raises(ServerError, match=r"down for maintenance \(HTTP 503\) \(gave up after 4 attempts") as caught:
+    with pytest.raises(
+        ServerError, match=r"down for maintenance \(HTTP 503\) \(gave up after 4 attempts"
+    ) as caught:
         api.select_device_ids([1])
     assert caught.value.status_code == 503
     assert len(fake.sent("GET", "/api/v1/devices/1")) == 4
@@ -73,10 +75,12 @@ def test_gives_up_after_max_attempts_saying_so() -> None:
 
 def test_retry_after_beyond_the_budget_stops_at_once() -> None:
     fake = FakeHosted()
-    fake.routes["GET /api/v1/devices/(\\d+)"] = scripted(problem(429, "later", headers={"Retry-After": "120"}))
+    fake.routes["GET /api/v1/devices/(\\d+)"] = scripted(
+        problem(429, "later", headers={"Retry-After": "120"})
+    )
     api = fake.api(retry=RetryPolicy(max_attempts=4, budget=30))
     api._sleep = lambda _: pytest.fail("must not wait beyond the budget")
-    with pytest.raises(RateLimitError, match="gave up after 1 attempt.*exceed the retry budget"):
+    with pytest.raises(RateLimitError, match=r"gave up after 1 attempt.*exceed the retry budget"):
         api.select_device_ids([1])
 
 
@@ -96,7 +100,7 @@ def test_transport_errors_on_get_are_retried_then_reported() -> None:
     api._sleep = lambda _: None
     api.select_device_ids([1])
     fake.routes["GET /api/v1/devices/(\\d+)"] = scripted(httpx.ConnectError("refused"))
-    with pytest.raises(ConnectionException, match="ConnectError: refused.*gave up after 4 attempts"):
+    with pytest.raises(ConnectionException, match=r"ConnectError: refused.*gave up after 4 attempts"):
         api.select_device_ids([1])
 
 
@@ -153,7 +157,9 @@ def test_submission_without_key_retries_only_connection_failures() -> None:
     fake.routes["POST /api/v1/circuits"] = scripted(problem(503, "busy"), json_response({"job_id": 6}, 201))
     with pytest.raises(ServerError, match="busy"):
         api.execute(qprogram="{}", device_id=1)
-    fake.routes["POST /api/v1/circuits"] = scripted(httpx.ReadTimeout("lost"), json_response({"job_id": 6}, 201))
+    fake.routes["POST /api/v1/circuits"] = scripted(
+        httpx.ReadTimeout("lost"), json_response({"job_id": 6}, 201)
+    )
     with pytest.raises(ConnectionException, match="ReadTimeout"):
         api.execute(qprogram="{}", device_id=1)
 

@@ -29,7 +29,7 @@ def released_style_envelope(payload: object) -> str:
 
 
 def test_envelope_has_the_wire_shape_and_the_released_payload_bytes() -> None:
-    payload = ["OPENQASM 2.0;\ninclude \"qelib1.inc\";\nqreg q[1];", "x"]
+    payload = ['OPENQASM 2.0;\ninclude "qelib1.inc";\nqreg q[1];', "x"]
     text = encode_envelope(payload)
     outer = json.loads(text)
     assert list(outer) == ["data", "encoding", "compression"]
@@ -45,7 +45,9 @@ def test_envelope_extra_keys_follow_the_three_standard_ones() -> None:
     assert list(json.loads(text)) == ["data", "encoding", "compression", "init_params", "optimizer_params"]
 
 
-@pytest.mark.parametrize("payload", [["q1", "q2"], {"nested": {"x": [1, 2.5, None]}}, "a qprogram string", 42])
+@pytest.mark.parametrize(
+    "payload", [["q1", "q2"], {"nested": {"x": [1, 2.5, None]}}, "a qprogram string", 42]
+)
 def test_round_trip(payload: object) -> None:
     assert decode_envelope(encode_envelope(payload)) == payload
 
@@ -74,14 +76,23 @@ def test_legacy_refused_when_not_allowed() -> None:
 @pytest.mark.parametrize(
     ("text", "reason"),
     [
-        (json.dumps({"data": "not base64!!", "encoding": "utf-8", "compression": "gzip"}), "not valid base64"),
         (
-            json.dumps({"data": base64.b64encode(b"plain").decode(), "encoding": "utf-8", "compression": "gzip"}),
+            json.dumps({"data": "not base64!!", "encoding": "utf-8", "compression": "gzip"}),
+            "not valid base64",
+        ),
+        (
+            json.dumps(
+                {"data": base64.b64encode(b"plain").decode(), "encoding": "utf-8", "compression": "gzip"}
+            ),
             "not valid gzip",
         ),
         (
             json.dumps(
-                {"data": base64.b64encode(gzip.compress(b"{oops")).decode(), "encoding": "utf-8", "compression": "gzip"}
+                {
+                    "data": base64.b64encode(gzip.compress(b"{oops")).decode(),
+                    "encoding": "utf-8",
+                    "compression": "gzip",
+                }
             ),
             "not valid JSON",
         ),
