@@ -141,8 +141,13 @@ def test_selected_devices_and_deprecated_paths(qaas_server: Any) -> None:
         assert len(job_ids) == 1
         with pytest.warns(DeprecationWarning, match="select_device_id"):
             api.select_device_id(SIMULATOR)
-        with pytest.warns(DeprecationWarning, match="device_ids"):
+        with pytest.warns(DeprecationWarning, match="device_ids") as record:
             assert len(api.execute(circuit=flip(), device_ids=[SIMULATOR])) == 1
+        assert record[0].filename == __file__
+        with pytest.warns(DeprecationWarning, match="device_ids") as record:
+            [[result]] = api.execute_and_return_results(circuit=flip(), device_ids=[SIMULATOR], interval=1)
+        assert record[0].filename == __file__
+        assert result.frequencies() == Counter({"1": 10})
         assert [job.id for job in api.jobs][:1] == job_ids
 
 
