@@ -9,7 +9,7 @@ A circuit job's result is a list with one entry per submitted circuit; each entr
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from qiboconnection.serialization import DEFAULT_MAX_BYTES, decode_envelope
@@ -25,45 +25,25 @@ def _is_bitstring(key: str) -> bool:
     return bool(key) and all(ch in "01" for ch in key)
 
 
-class QaaSCircuitResult(Mapping[str, Any]):
-    """The result of one circuit: the service's dict, with qibo-style accessors.
+class QaaSCircuitResult(dict[str, Any]):
+    """The result of one circuit: the service's dict (it *is* a dict), with qibo-style accessors.
 
     Keys of ``counts``/``probabilities`` are bitstrings (qubit 0 first); keys of ``final_state`` and
     ``final_state_probabilities`` are basis-state indices (bitstrings are accepted too).
     """
 
-    __slots__ = ("_data", "_nqubits")
+    __slots__ = ("_nqubits",)
 
     def __init__(self, data: Mapping[str, Any]) -> None:
-        self._data = dict(data)
+        super().__init__(data)
         self._nqubits: int | None = None
 
-    # -- dict behaviour ------------------------------------------------------------------------
-
-    def __getitem__(self, key: str) -> Any:
-        return self._data[key]
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._data)
-
-    def __len__(self) -> int:
-        return len(self._data)
-
-    def __eq__(self, other: object) -> bool:
-        if isinstance(other, QaaSCircuitResult):
-            return self._data == other._data
-        if isinstance(other, Mapping):
-            return self._data == dict(other)
-        return NotImplemented
-
-    __hash__ = None  # type: ignore[assignment]
-
     def to_dict(self) -> dict[str, Any]:
-        """The result as the service sent it."""
-        return dict(self._data)
+        """The result as the service sent it, as a plain dict."""
+        return dict(self)
 
     def __repr__(self) -> str:
-        counts = self._data.get("counts")
+        counts = self.get("counts")
         shown = dict(counts) if isinstance(counts, Mapping) and len(counts) <= 8 else "..."
         return f"QaaSCircuitResult(nqubits={self.nqubits}, nshots={self.nshots}, counts={shown})"
 
@@ -78,16 +58,16 @@ class QaaSCircuitResult(Mapping[str, Any]):
 
     def _infer_nqubits(self) -> int | None:
         for key in ("counts", "probabilities"):
-            table = self._data.get(key)
+            table = self.get(key)
             if isinstance(table, Mapping) and table:
                 first = next(iter(table))
                 if isinstance(first, str) and _is_bitstring(first):
                     return len(first)
-        samples = self._data.get("samples")
+        samples = self.get("samples")
         if isinstance(samples, list) and samples and isinstance(samples[0], list):
             return len(samples[0])
         for key in ("final_state", "final_state_probabilities"):
-            table = self._data.get(key)
+            table = self.get(key)
             if isinstance(table, Mapping) and table:
                 return max(len(table) - 1, 1).bit_length()
         return None
@@ -95,21 +75,21 @@ class QaaSCircuitResult(Mapping[str, Any]):
     @property
     def nshots(self) -> int | None:
         """Number of shots, from the counts or samples."""
-        counts = self._data.get("counts")
+        counts = self.get("counts")
         if isinstance(counts, Mapping):
             return int(sum(counts.values()))
-        samples = self._data.get("samples")
+        samples = self.get("samples")
         return len(samples) if isinstance(samples, list) else None
 
     # -- accessors -----------------------------------------------------------------------------
 
     def frequencies(self, binary: bool = True) -> Counter[Any]:
         """Counts per outcome: bitstring keys (``binary=True``) or integer keys (qubit 0 most significant)."""
-        counts = self._data.get("counts")
+        counts = self.get("counts")
         if isinstance(counts, Mapping):
             table = Counter({str(key): int(value) for key, value in counts.items()})
-        elif isinstance(self._data.get("samples"), list):
-            table = Counter("".join(str(int(bit)) for bit in row) for row in self._data["samples"])
+        elif isinstance(self.get("samples"), list):
+            table = Counter("".join(str(int(bit)) for bit in row) for row in self["samples"])
         else:
             raise KeyError("this result has neither 'counts' nor 'samples'")
         if binary:
@@ -129,7 +109,7 @@ class QaaSCircuitResult(Mapping[str, Any]):
 
     def probabilities_dict(self) -> dict[str, float]:
         """Probabilities keyed by bitstring, as measured (or from the counts when absent)."""
-        table = self._data.get("probabilities")
+        table = self.get("probabilities")
         if isinstance(table, Mapping):
             return {str(key): float(value) for key, value in table.items()}
         counts = self.frequencies()
@@ -140,7 +120,7 @@ class QaaSCircuitResult(Mapping[str, Any]):
         """Shots as an integer array of shape ``(nshots, nqubits)`` (or outcome indices if not ``binary``)."""
         import numpy as np
 
-        rows = self._data.get("samples")
+        rows = self.get("samples")
         if isinstance(rows, list):
             array = np.asarray(rows, dtype=np.int64)
             if rows and array.ndim == 1:
@@ -162,7 +142,7 @@ class QaaSCircuitResult(Mapping[str, Any]):
         """Final state vector (simulators only), ordered by basis index."""
         import numpy as np
 
-        table = self._data.get("final_state")
+        table = self.get("final_state")
         if not isinstance(table, Mapping):
             raise KeyError("this result has no 'final_state' (only simulators return one)")
         size = len(table)

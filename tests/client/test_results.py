@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 
 import numpy as np
@@ -26,6 +27,8 @@ def test_dict_behaviour_is_kept() -> None:
     assert result.to_dict() == BELL
     assert result == BELL
     assert dict(result) == BELL
+    assert isinstance(result, dict)
+    assert json.loads(json.dumps(result)) == BELL
 
 
 def test_qibo_style_accessors() -> None:
