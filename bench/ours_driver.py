@@ -1,0 +1,159 @@
+"""Runs one benchmark step with this project's client (or the raw-HTTP floor), in a process of its own.
+
+Usage: python ours_driver.py STEP JSON_ARGS. Prints one JSON object on stdout. The step's
+credentials and server come from QIBOCONNECTION_USERNAME, QIBOCONNECTION_API_KEY and
+QUANTUM_SERVICE_URL.
+"""
+
+from __future__ import annotations
+
+import base64
+import http.client
+import json
+import logging
+import os
+import resource
+import sys
+import time
+from typing import Any
+from urllib.parse import urlsplit
+
+
+def _login():
+    from qiboconnection.api import API
+
+    return API.login(
+        username=os.environ["QIBOCONNECTION_USERNAME"], api_key=os.environ["QIBOCONNECTION_API_KEY"]
+    )
+
+
+def _bell():
+    from qibo import Circuit, gates
+
+    circuit = Circuit(2)
+    circuit.add([gates.H(0), gates.CNOT(0, 1), gates.M(0, 1)])
+    return circuit
+
+
+def get_job(args: dict[str, Any]) -> dict[str, Any]:
+    api = _login()
+    job_id, calls = args["job_id"], args["calls"]
+    api.get_job(job_id)
+    times = []
+    for _ in range(calls):
+        start = time.perf_counter()
+        api.get_job(job_id)
+        times.append(time.perf_counter() - start)
+    return {"seconds": times}
+
+
+def raw_token(connection: http.client.HTTPConnection, base: str, username: str, api_key: str) -> str:
+    """Log in with nothing but http.client; returns the access token."""
+    assertion = {
+        "user_id": None,
+        "username": username,
+        "api_key": api_key,
+        "audience": f"{base}/api/v1",
+        "iat": int(time.time()),
+    }
+    body = json.dumps(
+        {
+            "grantType": "urn:ietf:params:oauth:grant-type:jwt-bearer",
+            "assertion": base64.urlsafe_b64encode(json.dumps(assertion).encode()).decode(),
+            "scope": "user profile",
+        }
+    )
+    connection.request("POST", "/api/v1/authorisation-tokens", body, {"Content-Type": "application/json"})
+    response = connection.getresponse()
+    payload = json.loads(response.read())
+    if response.status not in {200, 201}:
+        raise RuntimeError(f"login failed: {payload}")
+    return payload["accessToken"]
+
+
+def floor_get_job(args: dict[str, Any]) -> dict[str, Any]:
+    """The least any client can do: one keep-alive connection, the request, the JSON parse."""
+    base = os.environ["QUANTUM_SERVICE_URL"].rstrip("/")
+    parts = urlsplit(base)
+    connection = http.client.HTTPConnection(parts.hostname, parts.port)
+    token = raw_token(
+        connection, base, os.environ["QIBOCONNECTION_USERNAME"], os.environ["QIBOCONNECTION_API_KEY"]
+    )
+    headers = {"Authorization": f"Bearer {token}"}
+    path = f"/api/v1/jobs/{args['job_id']}"
+    times = []
+    for _ in range(args["calls"] + 1):
+        start = time.perf_counter()
+        connection.request("GET", path, headers=headers)
+        response = connection.getresponse()
+        json.loads(response.read())
+        times.append(time.perf_counter() - start)
+        if response.status != 200:
+            raise RuntimeError(f"GET {path} answered {response.status}")
+    return {"seconds": times[1:]}
+
+
+def submit_wait(args: dict[str, Any]) -> dict[str, Any]:
+    """The synchronous path: submit one job at a time, then wait for all of them together."""
+    api = _login()
+    circuit = _bell()
+    start = time.perf_counter()
+    job_ids = [api.execute(circuit, nshots=10, device_id=args["device_id"]) for _ in range(args["count"])]
+    jobs = api.wait(job_ids, timeout=args["timeout"], interval=1)
+    seconds = time.perf_counter() - start
+    return {"seconds": seconds, "jobs": len(job_ids), "completed": sum(j.status == "completed" for j in jobs)}
+
+
+def batch_wait(args: dict[str, Any]) -> dict[str, Any]:
+    """The concurrent path: AsyncAPI submits with bounded concurrency and waits with one round per poll."""
+    import asyncio
+
+    from qiboconnection.async_api import AsyncAPI
+
+    circuits = [_bell() for _ in range(args["count"])]
+
+    async def main() -> dict[str, Any]:
+        async with await AsyncAPI.login(
+            username=os.environ["QIBOCONNECTION_USERNAME"], api_key=os.environ["QIBOCONNECTION_API_KEY"]
+        ) as api:
+            start = time.perf_counter()
+            outcomes = await api.run_batch(
+                circuits, device_id=args["device_id"], nshots=10, timeout=args["timeout"]
+            )
+            seconds = time.perf_counter() - start
+        return {"seconds": seconds, "jobs": len(outcomes), "completed": sum(o.ok for o in outcomes)}
+
+    return asyncio.run(main())
+
+
+def decode(args: dict[str, Any]) -> dict[str, Any]:
+    api = _login()
+    start = time.perf_counter()
+    result = api.get_job(args["job_id"]).result[0]
+    state = result.state()
+    probabilities = result.probabilities()
+    seconds = time.perf_counter() - start
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    return {"seconds": seconds, "peak_rss": peak, "size": int(state.size + probabilities.size)}
+
+
+def list_jobs(args: dict[str, Any]) -> dict[str, Any]:
+    api = _login()
+    start = time.perf_counter()
+    listing = api.list_jobs()
+    return {"seconds": time.perf_counter() - start, "jobs": len(listing.items)}
+
+
+STEPS = {
+    "get_job": get_job,
+    "floor_get_job": floor_get_job,
+    "submit_wait": submit_wait,
+    "batch_wait": batch_wait,
+    "decode": decode,
+    "list_jobs": list_jobs,
+}
+
+if __name__ == "__main__":
+    logging.disable(logging.CRITICAL)
+    step, raw = sys.argv[1], sys.argv[2]
+    sys.stdout.write(json.dumps(STEPS[step](json.loads(raw))) + "\n")
