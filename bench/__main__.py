@@ -82,11 +82,9 @@ def local_server(db: Path, workers: int, core: int | None = None) -> Iterator[Se
     cmd += ["--db", str(db), "--user", f"{username}:{api_key}", "--workers", str(workers)]
     cmd += ["--log-level", "warning"]
 
-    def pin() -> None:
-        if core is not None:
-            os.sched_setaffinity(0, {core})
-
-    process = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, preexec_fn=pin)
+    if core is not None:
+        cmd = ["taskset", "--cpu-list", str(core), *cmd]
+    process = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
     while True:
@@ -253,7 +251,9 @@ def run(rounds: int, circuits: int, listed: int) -> tuple[list[Row], dict[str, A
                 return statistics.median(result["seconds"])
 
             got = {
-                name: median_of(rounds, lambda f=f: per_call(f(server, step, job_id=small, calls=200)))
+                name: median_of(
+                    rounds, lambda f=f, step=step: per_call(f(server, step, job_id=small, calls=200))
+                )
                 for name, f, step in [
                     ("ours", ours, "get_job"),
                     ("released", released, "get_job"),
