@@ -33,6 +33,11 @@ def _parse_response(
         response_200 = cast(str, response.json())
         return response_200
 
+    if response.status_code == 400:
+        response_400 = Problem.from_dict(response.json())
+
+        return response_400
+
     if response.status_code == 500:
         response_500 = Problem.from_dict(response.json())
 
