@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import threading
 from typing import Any
 
@@ -12,6 +13,7 @@ from qiboconnection.server.db import Store
 from qiboconnection.server.errors import ApiProblem, PayloadTooLarge
 from qiboconnection.server.jobs import JobManager
 from qiboconnection.server.security import LoginThrottle, TokenService, hash_api_key, verify_api_key
+from qiboconnection.server.spec import load_spec
 
 logger = logging.getLogger("qiboconnection.server.app")
 
@@ -25,7 +27,8 @@ class QaasApp:
     """One local QaaS server: storage, tokens, job workers and the HTTP application.
 
     It is an ASGI callable. Workers start with the ASGI lifespan startup or, for hosts that send
-    no lifespan events, with the first request; :meth:`close` stops them and closes the database.
+    no lifespan events, with the first request, and stop with the lifespan shutdown; the database
+    stays open until :meth:`close`, which the owner of the app calls once.
     """
 
     def __init__(self, config: ServerConfig) -> None:
@@ -42,7 +45,9 @@ class QaasApp:
         self._started = False
         self._closed = False
         self._start_lock = threading.Lock()
-        self._http = self._build_connexion()
+        spec = load_spec(config.spec_path)
+        self._allowed_methods = _method_table(spec)
+        self._http = self._build_connexion(spec)
 
     def _ensure_users(self) -> dict[str, int]:
         ids: dict[str, int] = {}
@@ -57,7 +62,7 @@ class QaasApp:
             ids[spec.username] = self.store.upsert_user(spec.username, spec.role, digest)
         return ids
 
-    def _build_connexion(self) -> Any:
+    def _build_connexion(self, spec: dict[str, Any]) -> Any:
         from connexion import AsyncApp
         from connexion.exceptions import ProblemException
         from connexion.lifecycle import ConnexionResponse
@@ -66,7 +71,6 @@ class QaasApp:
         from connexion.security import BearerSecurityHandler
 
         from qiboconnection.server.handlers import Handlers
-        from qiboconnection.server.spec import load_spec
 
         handlers = Handlers(self)
         tokens = self.tokens
@@ -135,10 +139,10 @@ class QaasApp:
             swagger_ui_options=SwaggerUIOptions(serve_spec=False, swagger_ui=False),
         )
         app.add_api(
-            load_spec(self.config.spec_path),
+            spec,
             resolver=Resolver(handlers.resolve),
             validate_responses=False,
-            strict_validation=False,
+            strict_validation=True,
         )
         app.add_error_handler(ApiProblem, on_api_problem)
         app.add_error_handler(ProblemException, on_connexion_problem)
@@ -156,6 +160,13 @@ class QaasApp:
             if not self._started and not self._closed:
                 self.jobs.start()
                 self._started = True
+
+    def stop(self) -> None:
+        """Stop the job workers; queued jobs stay queued and :meth:`start` resumes them."""
+        with self._start_lock:
+            if self._started:
+                self.jobs.stop()
+                self._started = False
 
     def close(self) -> None:
         """Stop the workers and close the database (idempotent)."""
@@ -176,7 +187,24 @@ class QaasApp:
             receive = await self._limit_body(scope, receive, send)
             if receive is None:
                 return
+            send = self._with_allow_header(scope, send)
         await self._http(scope, receive, send)
+
+    def _with_allow_header(self, scope: Scope, send: Any) -> Any:
+        """Add the ``Allow`` header that 405 answers must carry."""
+
+        async def sending(message: dict[str, Any]) -> None:
+            if message["type"] == "http.response.start" and message["status"] == 405:
+                path = scope.get("path", "")
+                for pattern, methods in self._allowed_methods:
+                    if pattern.fullmatch(path):
+                        headers = [(k, v) for k, v in message.get("headers", []) if k.lower() != b"allow"]
+                        headers.append((b"allow", ", ".join(methods).encode()))
+                        message = {**message, "headers": headers}
+                        break
+            await send(message)
+
+        return sending
 
     async def _lifespan(self, receive: Any, send: Any) -> None:
         while True:
@@ -185,7 +213,7 @@ class QaasApp:
                 self.start()
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
-                self.close()
+                self.stop()
                 await send({"type": "lifespan.shutdown.complete"})
                 return
 
@@ -244,6 +272,21 @@ class QaasApp:
             }
         )
         await send({"type": "http.response.body", "body": body})
+
+
+def _method_table(spec: dict[str, Any]) -> list[tuple[re.Pattern[str], list[str]]]:
+    """For each path of the spec, a regex matching it and the methods it supports."""
+    table = []
+    for template, item in spec["paths"].items():
+        pattern = re.compile(re.sub(r"\\\{[^}]+\\\}", "[^/]+", re.escape(template)))
+        methods = sorted(m.upper() for m in item if m in _HTTP_METHODS)
+        table.append((pattern, methods))
+    # Literal paths (``/runcards/by_keys``) before templated ones (``/runcards/{runcard_id}``).
+    table.sort(key=lambda entry: "[^/]+" in entry[0].pattern)
+    return table
+
+
+_HTTP_METHODS = {"get", "put", "post", "delete", "patch", "head", "options", "trace"}
 
 
 def create_app(config: ServerConfig | None = None) -> QaasApp:

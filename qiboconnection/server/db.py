@@ -366,6 +366,10 @@ class Store:
                 int(r[0]) for r in conn.execute("SELECT id FROM jobs WHERE status = 'queued' ORDER BY id")
             ]
 
+    def queued_ids(self) -> list[int]:
+        """Ids of the queued jobs, oldest first."""
+        return [int(r["id"]) for r in self._all("SELECT id FROM jobs WHERE status = 'queued' ORDER BY id")]
+
     # runcards and calibrations
     def insert_record(self, kind: str, fields: dict[str, Any]) -> dict[str, Any]:
         table = _table(kind)

@@ -32,6 +32,7 @@ class JobManager:
         self._queue: queue.Queue[int | None] = queue.Queue()
         self._threads: list[threading.Thread] = []
         self._started = False
+        self._recovered = False
         self._lock = threading.Lock()
 
     def start(self) -> None:
@@ -40,7 +41,10 @@ class JobManager:
             if self._started:
                 return
             self._started = True
-            pending = self._store.requeue_interrupted()
+            # Jobs left running belong to a previous process only the first time round; after a
+            # stop/start in this process a slow worker may still be finishing one of them.
+            pending = self._store.queued_ids() if self._recovered else self._store.requeue_interrupted()
+            self._recovered = True
             for job_id in pending:
                 self._queue.put(job_id)
             if pending:
