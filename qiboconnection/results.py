@@ -146,7 +146,10 @@ class QaaSCircuitResult(dict[str, Any]):
         if not isinstance(table, Mapping):
             raise KeyError("this result has no 'final_state' (only simulators return one)")
         size = len(table)
-        values = np.fromiter(map(_to_complex, table.values()), dtype=np.complex128, count=size)
+        try:
+            values = np.fromiter(map(complex, table.values()), dtype=np.complex128, count=size)
+        except (TypeError, ValueError):
+            values = np.fromiter(map(_to_complex, table.values()), dtype=np.complex128, count=size)
         nqubits = max(self.nqubits or 0, max(size - 1, 1).bit_length())
         keys = list(table.keys())
         if all(isinstance(key, str) and key.isdigit() for key in keys) and not self._binary_keys(
