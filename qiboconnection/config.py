@@ -54,6 +54,9 @@ class Settings:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "base_url", self.base_url.rstrip("/"))
+        for name, url in (("base_url", self.base_url), ("audience_base_url", self.audience_base_url)):
+            if url is not None and not url.startswith(("http://", "https://")):
+                raise ValueError(f"{name} must be an http:// or https:// URL, not {url!r}")
         if self.timeout <= 0:
             raise ValueError("timeout must be positive")
         if self.max_result_bytes <= 0:

@@ -227,9 +227,9 @@ def retrying(
         number += 1
         try:
             return attempt()
-        except (httpx.TransportError, RemoteExecutionException) as error:
+        except (httpx.RequestError, RemoteExecutionException) as error:
             if not _retryable(error, mode):
-                if isinstance(error, httpx.TransportError):
+                if isinstance(error, httpx.RequestError):
                     raise ConnectionException(f"Could not {what}: {_describe(error)}") from error
                 raise
             retry_after = getattr(error, "retry_after", None)
@@ -245,7 +245,7 @@ def retrying(
 
 
 def _describe(error: BaseException) -> str:
-    if isinstance(error, httpx.TransportError):
+    if isinstance(error, httpx.RequestError):
         text = str(error)
         return f"{type(error).__name__}: {text}" if text else type(error).__name__
     return str(error)

@@ -68,6 +68,10 @@ def test_audience_url_and_timeout_from_the_environment() -> None:
     assert default.timeout == 10.0
     with pytest.raises(ValueError, match="QIBOCONNECTION_TIMEOUT must be a number"):
         Settings.from_env({"QIBOCONNECTION_TIMEOUT": "ten"})
+    with pytest.raises(ValueError, match="base_url must be an http"):
+        Settings.from_env({"QUANTUM_SERVICE_URL": "localhost:8000"})
+    quiet = Settings.from_env({"QIBOCONNECTION_PROGRESS": "0", "QIBOCONNECTION_MAX_RESULT_BYTES": "1024"})
+    assert (quiet.progress, quiet.max_result_bytes) == (False, 1024)
 
 
 def test_wrong_key_fails_at_once() -> None:
