@@ -10,7 +10,7 @@ from urllib.parse import parse_qs
 import httpx
 import pytest
 
-from qiboconnection.errors import DeviceNotAvailableError, JobFailedError, NotFoundError
+from qiboconnection.errors import DeviceNotAvailableError, JobFailedError, NotFoundError, ResultDecodeError
 from qiboconnection.models.devices import Device
 from qiboconnection.results import QaaSCircuitResult
 from qiboconnection.serialization import encode_envelope
@@ -259,3 +259,18 @@ def test_device_object_is_read_only_and_compares_by_fields() -> None:
     assert device.is_online
     with pytest.raises(AttributeError):
         device.name = "x"  # type: ignore[misc]
+
+
+def test_corrupt_or_oversized_results_fail_on_access_naming_the_job() -> None:
+    corrupt = json.dumps({"data": "!!!!", "encoding": "utf-8", "compression": "gzip"})
+    big = encode_envelope([{"counts": {"0": 1}, "padding": "x" * 5000}])
+    fake = jobs_fake(
+        {20: [job(20, "completed", corrupt, job_type="circuit")], 21: [job(21, "completed", big)]}
+    )
+    api = fake.api(max_result_bytes=1000)
+    data = api.get_job(20)
+    assert data.status == "completed"
+    with pytest.raises(ResultDecodeError, match=r"job 20.*not valid base64"):
+        _ = data.result
+    with pytest.raises(ResultDecodeError, match=r"job 21.*over the 1000 byte limit"):
+        _ = api.get_job(21).result
