@@ -106,3 +106,22 @@ def test_close_and_context_manager(qaas_server: Any) -> None:
         assert same is api
         assert same.ping() == "OK"
     assert api._client.get_httpx_client().is_closed
+
+
+def test_released_import_paths() -> None:
+    from qiboconnection.api import API as ApiFromModule
+    from qiboconnection.connection import ConnectionConfiguration as FromConnection
+    from qiboconnection.errors import ConnectionException, RemoteExecutionException
+    from qiboconnection.models.devices import Device, Devices
+    from qiboconnection.typings.enums import JobStatus
+    from qiboconnection.typings.job_data import JobData
+    from qiboconnection.typings.vqa import VQA
+
+    assert ApiFromModule is API
+    assert FromConnection is ConnectionConfiguration
+    assert issubclass(RemoteExecutionException, Exception)
+    assert issubclass(ConnectionException, Exception)
+    assert Devices([Device({"id": 1})]).select_device(1).id == 1
+    assert JobStatus.CANCELLED == "cancelled"
+    assert JobData.__name__ == "JobData"
+    assert VQA({"a": 1}, [0.1]).optimizer_params == {}
