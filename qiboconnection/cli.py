@@ -54,6 +54,7 @@ def _add_serve(subparsers: argparse._SubParsersAction) -> None:
 
 def _serve(args: argparse.Namespace) -> int:
     import secrets
+    import signal
     import socket
 
     from qiboconnection.server.config import ServerConfig, UserSpec
@@ -93,6 +94,8 @@ def _serve(args: argparse.Namespace) -> int:
         sock = socket.socket(socket.AF_INET6 if ":" in args.host else socket.AF_INET, socket.SOCK_STREAM)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind((args.host, args.port))
+        # Listening now lets clients that read the printed URL connect before uvicorn is up.
+        sock.listen(2048)
     except OSError as exc:
         print(f"error: cannot listen on {args.host}:{args.port}: {exc}", file=sys.stderr)  # noqa: T201
         return 1
@@ -111,12 +114,22 @@ def _serve(args: argparse.Namespace) -> int:
     server = uvicorn.Server(
         uvicorn.Config(app, log_level=args.log_level, lifespan="on", access_log=args.log_level == "debug")
     )
+    # uvicorn re-raises the signal that stopped it once it has shut down; both Ctrl-C and SIGTERM
+    # are the normal way to stop a server, so they end here with the database closed cleanly.
+    signal.signal(signal.SIGTERM, _exit_on_signal)
     try:
         server.run(sockets=[sock])
+    except (KeyboardInterrupt, SystemExit):
+        pass
     finally:
         sock.close()
         app.close()
+    out.write("QaaS server stopped\n")
     return 0
+
+
+def _exit_on_signal(signum: int, frame: object) -> None:
+    raise SystemExit(0)
 
 
 def _configure_logging(level: str) -> None:
