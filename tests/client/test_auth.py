@@ -230,3 +230,35 @@ def test_secrets_stay_out_of_logs_reprs_and_errors(caplog: pytest.LogCaptureFixt
             assert secret not in text
     assert "hosted-user" in repr(api)
     assert re.search(r"api_key", repr(configuration)) is None
+
+
+def test_lazy_login_on_first_request_without_an_eager_one() -> None:
+    from qiboconnection.auth import QaaSAuth
+
+    fake = FakeHosted()
+    device_route(fake)
+    auth = QaaSAuth(
+        "hosted-user", API_KEY, base_url=BASE_URL, audience=BASE_URL + "/api/v1", client_version="t"
+    )
+    assert not auth.logged_in
+    assert auth.user_id is None
+    with httpx.Client(base_url=BASE_URL, auth=auth, transport=httpx.MockTransport(fake)) as client:
+        assert client.get("/api/v1/devices/1").json() == DEVICE
+    assert auth.logged_in
+    assert (fake.logins, auth.user_id, auth.role) == (1, 7, "user")
+
+
+def test_any_400_once_the_token_is_past_expiry_counts_as_expired() -> None:
+    from qiboconnection.auth import QaaSAuth, TokenPair
+
+    def answer(status: int) -> httpx.Response:
+        return problem(status, "some unrelated complaint")
+
+    past = TokenPair(
+        access="a", refresh="r", access_exp=time.time() - 1, refresh_exp=None, user_id=1, role=None
+    )
+    future = replace(past, access_exp=time.time() + 3600)
+    assert QaaSAuth._should_renew(answer(400), past)
+    assert not QaaSAuth._should_renew(answer(400), future)
+    assert QaaSAuth._should_renew(answer(401), future)
+    assert not QaaSAuth._should_renew(answer(403), past)
