@@ -148,20 +148,6 @@ class QaaSAuth(httpx.Auth):
         """Whether tokens are held."""
         return self._tokens is not None
 
-    def forget_access_token(self) -> None:
-        """Drop the access token only (the next request renews it)."""
-        with self._lock:
-            if self._tokens is not None:
-                self._tokens = TokenPair(
-                    access="",
-                    refresh=self._tokens.refresh,
-                    access_exp=0.0,
-                    refresh_exp=self._tokens.refresh_exp,
-                    user_id=self._tokens.user_id,
-                    role=self._tokens.role,
-                )
-                self._generation += 1
-
     def _snapshot(self) -> tuple[TokenPair | None, int]:
         with self._lock:
             return self._tokens, self._generation
