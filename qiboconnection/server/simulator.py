@@ -1,6 +1,12 @@
 """Running jobs: circuits on qibo's numpy simulator, other job types by a documented echo.
 
 qibo is imported on first use, inside a worker thread, never on the request path.
+
+A circuit's result entry holds ``counts`` and ``probabilities`` keyed by the bitstring of the
+measured qubits (qubit 0 leftmost; circuits without measurements measure every qubit), ``samples``
+(one list of bits per shot, left out when shots x measured qubits exceeds :data:`MAX_SAMPLE_VALUES`),
+and on simulator devices ``final_state`` (Python complex literals) and ``final_state_probabilities``
+keyed by basis-state index, listing only non-zero amplitudes.
 """
 
 from __future__ import annotations
@@ -12,6 +18,7 @@ from typing import Any
 
 logger = logging.getLogger("qiboconnection.server.simulator")
 
+MAX_SAMPLE_VALUES = 10_000_000
 _QREG = re.compile(r"\bqreg\s+\w+\s*\[\s*(\d+)\s*\]")
 _lock = threading.Lock()
 _backend_ready = False
@@ -63,13 +70,16 @@ def _run_one(index: int, qasm: str, nshots: int, max_qubits: int, with_state: bo
     if not circuit.measurements:
         circuit.add(gates.M(*range(circuit.nqubits)))
     measured = sorted({q for gate in circuit.measurements for q in gate.target_qubits})
+    keep_samples = nshots * len(measured) <= MAX_SAMPLE_VALUES
     try:
         result = circuit(nshots=nshots)
-        samples = np.asarray(result.samples(binary=True), dtype=int)
         counts = {str(k): int(v) for k, v in result.frequencies(binary=True).items()}
+        samples = np.asarray(result.samples(binary=True), dtype=int).tolist() if keep_samples else None
     except Exception as exc:  # a circuit qibo accepts but cannot execute
         raise JobFailed(f"Circuit {index} could not be executed: {exc}") from exc
-    entry: dict[str, Any] = {"counts": dict(sorted(counts.items())), "samples": samples.tolist()}
+    entry: dict[str, Any] = {"counts": dict(sorted(counts.items()))}
+    if samples is not None:
+        entry["samples"] = samples
     state = None
     try:
         state = np.asarray(result.state())
