@@ -47,6 +47,12 @@ def _check_ids(values: Any, name: str) -> list[int]:
     return [_check_int(value, f"{name}[{n}]") for n, value in enumerate(values)]
 
 
+def _check_wait(timeout: Any, interval: Any) -> None:
+    for name, value in (("timeout", timeout), ("interval", interval)):
+        if not isinstance(value, int | float) or isinstance(value, bool) or value <= 0:
+            raise ValueError(f"{name} must be a positive number of seconds, not {value!r}")
+
+
 def _one_of(id_value: Any, name_value: Any, kind: str) -> None:
     if id_value is not None and name_value is not None:
         raise ValueError(f"Give either {kind}_id or {kind}_name, not both")
@@ -476,12 +482,7 @@ class API:
             JobFailedError: a job ended in error (the service's reason is in the message).
             JobTimeoutError: (a ``TimeoutError``) the jobs were not done after ``timeout`` seconds.
         """
-        from qiboconnection.polling import Progress, wait_for_jobs
-
-        if not isinstance(timeout, int | float) or isinstance(timeout, bool) or timeout <= 0:
-            raise ValueError(f"timeout must be a positive number of seconds, not {timeout!r}")
-        if not isinstance(interval, int | float) or isinstance(interval, bool) or interval <= 0:
-            raise ValueError(f"interval must be a positive number of seconds, not {interval!r}")
+        _check_wait(timeout, interval)
         job_ids = self._execute(
             circuit=circuit,
             qprogram=qprogram,
@@ -495,6 +496,27 @@ class API:
             warn_stacklevel=3,
         )
         ids = [job_ids] if isinstance(job_ids, int) else list(job_ids)
+        results = []
+        for job in self.wait(ids, timeout=timeout, interval=interval):
+            if job.failed:
+                raise JobFailedError(job.job_id, job.error)
+            if str(job.status).lower() != "completed":
+                logger.warning("Job %s ended %s; it has no result", job.job_id, job.status)
+            results.append(job.result)
+        return results
+
+    def wait(self, job_ids: list[int], timeout: float = 3600, interval: float = 60) -> list[JobData]:
+        """Wait until every job reaches a final status; return them in order (failed ones included).
+
+        Polling starts fast and slows down to one round every ``interval`` seconds.
+
+        Raises:
+            JobTimeoutError: (a ``TimeoutError``) some jobs were not final after ``timeout`` seconds.
+        """
+        from qiboconnection.polling import Progress, wait_for_jobs
+
+        ids = _check_ids(job_ids, "job_ids")
+        _check_wait(timeout, interval)
         records = wait_for_jobs(
             ids,
             self._job_record,
@@ -503,13 +525,7 @@ class API:
             progress=Progress(sys.stderr, enabled=self.show_progress),
             sleep=self._sleep,
         )
-        results = []
-        for job_id in ids:
-            record = records[job_id]
-            if str(record.get("status", "")).lower() in {"cancelled", "canceled"}:
-                logger.warning("Job %s was cancelled; it has no result", job_id)
-            results.append(self._result_of(record))
-        return results
+        return [JobData(records[job_id], max_result_bytes=self._settings.max_result_bytes) for job_id in ids]
 
     def list_jobs(self, favourites: bool = False) -> JobListing:
         """The user's jobs (all pages), as summaries without results."""

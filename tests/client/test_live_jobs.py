@@ -308,3 +308,21 @@ def test_device_status_changes_need_an_admin(alice: API, admin: API, qaas_server
         assert admin.set_device_to_maintenance(galadriel).status == "maintenance"
     with pytest.raises(NotFoundError):
         admin.set_device_to_online(987654)
+
+
+def test_wait_returns_final_jobs_in_order(alice: API) -> None:
+    ok = alice.execute(circuit=flip(), device_id=SIMULATOR)
+    wide = Circuit(21)
+    wide.add(gates.H(0))
+    wide.add(gates.M(*range(21)))
+    failing = alice.execute(circuit=wide, device_id=SIMULATOR)
+    jobs = alice.wait([failing, ok], timeout=30, interval=0.5)
+    assert [job.job_id for job in jobs] == [failing, ok]
+    assert [job.status for job in jobs] == ["error", "completed"]
+    assert "21 qubits" in jobs[0].error
+    assert jobs[1].result[0].frequencies() == Counter({"1": 10})
+    before = len(alice.jobs)
+    for bad in ({"timeout": 0}, {"interval": -1}, {"timeout": "1"}):
+        with pytest.raises(ValueError, match="must be a positive number of seconds"):
+            alice.execute_and_return_results(circuit=flip(), device_id=SIMULATOR, **bad)
+    assert len(alice.jobs) == before
