@@ -32,6 +32,9 @@ GRANT_TYPE = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 # The schema cannot express the description envelope or 64-bit bounds, so valid-looking data may
 # still be refused with these documented statuses.
 CONFIG = """
+[cache]
+enabled = false
+
 [checks.positive_data_acceptance]
 expected-statuses = ["2xx", "400", "401", "403", "404", "409", "413", "422", "429"]
 

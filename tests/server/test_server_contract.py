@@ -57,6 +57,7 @@ def _schema(username: str):
     config = SchemathesisConfig.from_dict(
         {
             "seed": 20261125,
+            "cache": {"enabled": False},
             "generation": {"deterministic": True, "max-examples": MAX_EXAMPLES},
             "checks": {"positive_data_acceptance": {"expected-statuses": ACCEPTED_REFUSALS}},
             "auth": {"openapi": {"bearerAuth": {"bearer": _token(username)}}},
