@@ -46,7 +46,9 @@ def run(out: TextIO = sys.stdout, nshots: int = 1000) -> int:
                     out.write(f"Running a Bell circuit with {nshots} shots on device 1...\n")
                     started = time.perf_counter()
                     # One entry per job, each a list with one result per circuit.
-                    ((bell,),) = api.execute_and_return_results(circuit, nshots=nshots, device_id=1, interval=1)
+                    ((bell,),) = api.execute_and_return_results(
+                        circuit, nshots=nshots, device_id=1, interval=1
+                    )
                     elapsed = time.perf_counter() - started
                     job = api.get_job(api.last_job.id)
                     counts = dict(sorted(bell.frequencies().items()))
