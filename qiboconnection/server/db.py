@@ -239,6 +239,11 @@ class Store:
         row = self._one(f"{self._DEVICE_SELECT} WHERE d.id = ?", (device_id,))
         return self._device(row) if row else None
 
+    def device_settings(self, device_id: int) -> dict[str, Any] | None:
+        """A device without its pending-job count (cheap; used on every submission)."""
+        row = self._one("SELECT * FROM devices WHERE id = ?", (device_id,))
+        return self._device(row) if row else None
+
     def device_by_name(self, name: str) -> dict[str, Any] | None:
         row = self._one(f"{self._DEVICE_SELECT} WHERE d.name = ?", (name,))
         return self._device(row) if row else None
@@ -262,31 +267,33 @@ class Store:
         With an idempotency key already used by this user, nothing is stored and the original
         job id comes back with ``created`` false.
         """
+        values = (
+            fields["user_id"],
+            fields["device_id"],
+            fields["job_type"],
+            fields["number_shots"],
+            fields["description"],
+            fields["name"],
+            fields["summary"],
+            idempotency_key,
+            request_hash,
+            utc_now(),
+        )
+        insert = (
+            "INSERT INTO jobs (user_id, device_id, status, job_type, number_shots, description, name,"
+            " summary, idempotency_key, request_hash, created_at) VALUES (?, ?, 'queued', ?, ?, ?, ?, ?, ?, ?, ?)"
+        )
+        if idempotency_key is None:
+            with self._lock:
+                return int(self._conn.execute(insert, values).lastrowid or 0), True, None
         with self._transaction() as conn:
-            if idempotency_key is not None:
-                row = conn.execute(
-                    "SELECT id, request_hash FROM jobs WHERE user_id = ? AND idempotency_key = ?",
-                    (fields["user_id"], idempotency_key),
-                ).fetchone()
-                if row is not None:
-                    return int(row[0]), False, row[1]
-            cur = conn.execute(
-                "INSERT INTO jobs (user_id, device_id, status, job_type, number_shots, description, name,"
-                " summary, idempotency_key, request_hash, created_at) VALUES (?, ?, 'queued', ?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    fields["user_id"],
-                    fields["device_id"],
-                    fields["job_type"],
-                    fields["number_shots"],
-                    fields["description"],
-                    fields["name"],
-                    fields["summary"],
-                    idempotency_key,
-                    request_hash,
-                    utc_now(),
-                ),
-            )
-            return int(cur.lastrowid or 0), True, request_hash
+            row = conn.execute(
+                "SELECT id, request_hash FROM jobs WHERE user_id = ? AND idempotency_key = ?",
+                (fields["user_id"], idempotency_key),
+            ).fetchone()
+            if row is not None:
+                return int(row[0]), False, row[1]
+            return int(conn.execute(insert, values).lastrowid or 0), True, request_hash
 
     def job(self, job_id: int) -> dict[str, Any] | None:
         return self._one("SELECT * FROM jobs WHERE id = ?", (job_id,))

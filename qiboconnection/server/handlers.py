@@ -301,7 +301,9 @@ class Handlers:
 
     def _validate_submission(self, fields: dict[str, Any]) -> None:
         device_id = fields["device_id"]
-        device = self._device_or_404(device_id)
+        device = self._store.device_settings(device_id)
+        if device is None:
+            raise NotFound(f"Requested device with 'device_id': {device_id}, does not exist.")
         if device["status"] != "online":
             raise Conflict(
                 f"Device {device_id} ({device['name']}) is {device['status']} and accepts no jobs."

@@ -112,7 +112,7 @@ class JobManager:
         envelope, payload = decode_description(job["description"], self._max_decompressed)
         if job["job_type"] != "circuit":
             return echo_result(job["job_type"], payload, envelope, job["number_shots"])
-        device = self._store.device(job["device_id"]) or {}
+        device = self._store.device_settings(job["device_id"]) or {}
         features = device.get("static_features") or {}
         max_qubits = int(features.get("max_qubits", 20))
         with_state = device.get("type") == "simulator_device"

@@ -84,10 +84,16 @@ def decode_assertion(assertion: str) -> Assertion:
 class TokenService:
     """Issues and verifies HS256 access and refresh tokens with the server's secret."""
 
-    def __init__(self, secret: bytes, access_lifetime: int, refresh_lifetime: int) -> None:
+    def __init__(
+        self, secret: bytes, access_lifetime: int, refresh_lifetime: int, cache_size: int = 4096
+    ) -> None:
         self._secret = secret
         self.access_lifetime = access_lifetime
         self.refresh_lifetime = refresh_lifetime
+        # Tokens already verified, with their claims: a client sends the same token many times.
+        self._verified: OrderedDict[str, dict[str, Any]] = OrderedDict()
+        self._cache_size = cache_size
+        self._cache_lock = threading.Lock()
 
     def issue(self, user_id: int, role: str, token_type: str, audience: str, now: int | None = None) -> str:
         now = int(time.time()) if now is None else now
@@ -106,6 +112,23 @@ class TokenService:
 
     def verify(self, token: str, expected_type: str, audiences: list[str]) -> dict[str, Any]:
         """Return the claims of a valid token of ``expected_type``, or raise a 401 problem."""
+        with self._cache_lock:
+            cached = self._verified.get(token)
+        if cached is not None and cached["exp"] > time.time() and cached["aud"] in audiences:
+            claims = cached
+        else:
+            claims = self._decode(token, expected_type, audiences)
+            with self._cache_lock:
+                self._verified[token] = claims
+                while len(self._verified) > self._cache_size:
+                    self._verified.popitem(last=False)
+        if claims.get("type") != expected_type:
+            raise Unauthorized(
+                f"This operation needs an {expected_type} token, not a {claims.get('type')} token."
+            )
+        return claims
+
+    def _decode(self, token: str, expected_type: str, audiences: list[str]) -> dict[str, Any]:
         try:
             claims = jwt.decode(
                 token,
@@ -120,10 +143,6 @@ class TokenService:
             raise Unauthorized("The token was issued for another server.") from exc
         except jwt.InvalidTokenError as exc:
             raise Unauthorized("The token is not valid.") from exc
-        if claims.get("type") != expected_type:
-            raise Unauthorized(
-                f"This operation needs an {expected_type} token, not a {claims.get('type')} token."
-            )
         if isinstance(claims["user_id"], bool) or not isinstance(claims["user_id"], int):
             raise Unauthorized("The token is not valid.")
         return claims
