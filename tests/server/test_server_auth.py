@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import logging
 import time
 
 import httpx
@@ -149,3 +150,25 @@ def test_repeated_failed_logins_are_limited(make_server):
         # Other usernames are not affected.
         bob = server.users["bob"]
         assert login_response(server.url, bob.username, bob.api_key).status_code == 200
+
+
+def test_logs_never_hold_keys_or_tokens(make_server, caplog):
+    caplog.set_level(logging.DEBUG)
+    with make_server(workers=1) as server:
+        alice = server.users["alice"]
+        body = tokens(server, "alice")
+        login_response(server.url, "alice", "a-wrong-key-that-must-not-leak")
+        headers = {"Authorization": f"Bearer {body['accessToken']}"}
+        assert httpx.get(f"{server.url}/api/v1/devices", headers=headers).status_code == 200
+        httpx.get(f"{server.url}/api/v1/jobs/12345", headers=headers)
+        httpx.get(f"{server.url}/api/v1/devices", headers={"Authorization": "Bearer not-a-token-secret"})
+    text = "\n".join(record.getMessage() for record in caplog.records)
+    assert "failed login" in text  # the server does log, just not secrets
+    for secret in (
+        alice.api_key,
+        "a-wrong-key-that-must-not-leak",
+        body["accessToken"],
+        body["refreshToken"],
+    ):
+        assert secret not in text
+    assert "not-a-token-secret" not in text
