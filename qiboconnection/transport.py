@@ -15,12 +15,13 @@ count and total time budget.
 
 from __future__ import annotations
 
+import asyncio
 import contextvars
 import enum
 import logging
 import random
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import parse_qs, urlsplit
@@ -46,6 +47,9 @@ if TYPE_CHECKING:
 __all__ = [
     "Reply",
     "Retry",
+    "acall",
+    "aiterate_pages",
+    "aretrying",
     "build_async_client",
     "build_client",
     "call",
@@ -168,21 +172,44 @@ def _attempt(op: Any, client: Client, kwargs: dict[str, Any], what: str) -> Repl
         except QiboconnectionError:
             raise
         except (ValueError, KeyError, TypeError, AttributeError):
-            # The generated parser choked on an answer it did not expect (a body that is not JSON, a
-            # status outside the HTTP enum, a record with a shape the spec does not name): use the raw one.
-            raw = _last_response.get()
-            if raw is None:
-                raise
-            return to_reply(raw.status_code, raw.headers, raw.content, None, what=what)
-        return to_reply(
-            int(response.status_code),
-            httpx.Headers(response.headers),
-            response.content,
-            response.parsed,
-            what=what,
-        )
+            return _raw_reply(what)
+        return _detailed_reply(response, what)
     finally:
         _last_response.reset(token)
+
+
+async def _aattempt(op: Any, client: Client, kwargs: dict[str, Any], what: str) -> Reply:
+    token = _last_response.set(None)
+    try:
+        try:
+            response = await op.asyncio_detailed(client=client, **kwargs)
+        except QiboconnectionError:
+            raise
+        except (ValueError, KeyError, TypeError, AttributeError):
+            return _raw_reply(what)
+        return _detailed_reply(response, what)
+    finally:
+        _last_response.reset(token)
+
+
+def _raw_reply(what: str) -> Reply:
+    # The generated parser choked on an answer it did not expect (a body that is not JSON, a status
+    # outside the HTTP enum, a record with a shape the spec does not name): use the raw answer. Called
+    # from an ``except`` block, so a bare ``raise`` re-raises the parser's error when there is none.
+    raw = _last_response.get()
+    if raw is None:
+        raise  # noqa: PLE0704
+    return to_reply(raw.status_code, raw.headers, raw.content, None, what=what)
+
+
+def _detailed_reply(response: Any, what: str) -> Reply:
+    return to_reply(
+        int(response.status_code),
+        httpx.Headers(response.headers),
+        response.content,
+        response.parsed,
+        what=what,
+    )
 
 
 # -- retrying --------------------------------------------------------------------------------------------
@@ -228,20 +255,56 @@ def retrying(
         try:
             return attempt()
         except (httpx.RequestError, RemoteExecutionException) as error:
-            if not _retryable(error, mode):
-                if isinstance(error, httpx.RequestError):
-                    raise ConnectionException(f"Could not {what}: {_describe(error)}") from error
-                raise
-            retry_after = getattr(error, "retry_after", None)
-            delay = backoff_delay(policy, number, retry_after, _rng)
-            elapsed = clock() - started
-            if number >= policy.max_attempts or elapsed + delay > policy.budget:
-                over_budget = delay if elapsed + delay > policy.budget else None
-                raise _gave_up(error, what, number, elapsed, over_budget) from error
-            logger.info(
-                "Attempt %d to %s failed (%s); retrying in %.2f s", number, what, _describe(error), delay
+            sleep(
+                _delay_or_raise(
+                    error, policy=policy, mode=mode, what=what, number=number, elapsed=clock() - started
+                )
             )
-            sleep(delay)
+
+
+def _delay_or_raise(
+    error: httpx.RequestError | RemoteExecutionException,
+    *,
+    policy: RetryPolicy,
+    mode: Retry,
+    what: str,
+    number: int,
+    elapsed: float,
+) -> float:
+    """After failed attempt ``number``: the seconds to wait before the next one, or raise the final error."""
+    if not _retryable(error, mode):
+        if isinstance(error, httpx.RequestError):
+            raise ConnectionException(f"Could not {what}: {_describe(error)}") from error
+        raise error
+    retry_after = getattr(error, "retry_after", None)
+    delay = backoff_delay(policy, number, retry_after, _rng)
+    if number >= policy.max_attempts or elapsed + delay > policy.budget:
+        over_budget = delay if elapsed + delay > policy.budget else None
+        raise _gave_up(error, what, number, elapsed, over_budget) from error
+    logger.info("Attempt %d to %s failed (%s); retrying in %.2f s", number, what, _describe(error), delay)
+    return delay
+
+
+async def aretrying(
+    attempt: Callable[[], Awaitable[_T]],
+    *,
+    policy: RetryPolicy,
+    mode: Retry,
+    what: str,
+    clock: Callable[[], float] = time.monotonic,
+) -> _T:
+    """The asynchronous twin of :func:`retrying` (same policy, waits with ``asyncio.sleep``)."""
+    started = clock()
+    number = 0
+    while True:
+        number += 1
+        try:
+            return await attempt()
+        except (httpx.RequestError, RemoteExecutionException) as error:
+            delay = _delay_or_raise(
+                error, policy=policy, mode=mode, what=what, number=number, elapsed=clock() - started
+            )
+        await asyncio.sleep(delay)
 
 
 def _describe(error: BaseException) -> str:
@@ -284,6 +347,19 @@ def call(
     return retrying(
         lambda: _attempt(op, client, kwargs, what), policy=policy, mode=mode, what=what, sleep=sleep
     )
+
+
+async def acall(
+    op: Any,
+    client: Client,
+    *,
+    policy: RetryPolicy,
+    what: str,
+    mode: Retry = Retry.IDEMPOTENT,
+    **kwargs: Any,
+) -> Reply:
+    """The asynchronous twin of :func:`call` (runs ``op.asyncio_detailed`` on the client's ``AsyncClient``)."""
+    return await aretrying(lambda: _aattempt(op, client, kwargs, what), policy=policy, mode=mode, what=what)
 
 
 # -- pagination ------------------------------------------------------------------------------------------
@@ -331,3 +407,30 @@ def iterate_pages(
             return
         page, per_page = following[0], following[1] or per_page
     logger.warning("Stopped listing to %s after %d pages", what, MAX_PAGES)
+
+
+async def aiterate_pages(
+    op: Any,
+    client: Client,
+    *,
+    policy: RetryPolicy,
+    what: str,
+    per_page: int = MAX_PER_PAGE,
+    **kwargs: Any,
+) -> list[dict[str, Any]]:
+    """The asynchronous twin of :func:`iterate_pages`: the items of every page, as one list."""
+    items_out: list[dict[str, Any]] = []
+    page = 1
+    seen: set[int] = set()
+    for _ in range(MAX_PAGES):
+        seen.add(page)
+        reply = await acall(op, client, policy=policy, what=what, page=page, per_page=per_page, **kwargs)
+        body = reply.data if isinstance(reply.data, dict) else {}
+        items = body.get("items") or []
+        items_out.extend(items)
+        following = next_page((body.get("links") or {}).get("next"))
+        if following is None or not items or following[0] in seen:
+            return items_out
+        page, per_page = following[0], following[1] or per_page
+    logger.warning("Stopped listing to %s after %d pages", what, MAX_PAGES)
+    return items_out
