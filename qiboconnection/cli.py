@@ -56,6 +56,7 @@ def _serve(args: argparse.Namespace) -> int:
     import secrets
     import signal
     import socket
+    import sqlite3
 
     from qiboconnection.server.config import ServerConfig, UserSpec
 
@@ -78,7 +79,11 @@ def _serve(args: argparse.Namespace) -> int:
         if db == ":memory:":
             existing = 0
         else:
-            probe = Store(db)
+            try:
+                probe = Store(db)
+            except (sqlite3.Error, OSError) as exc:
+                print(f"error: cannot open the database {db}: {exc}", file=sys.stderr)  # noqa: T201
+                return 1
             existing = probe.count_users()
             probe.close()
         if existing == 0:
@@ -99,9 +104,16 @@ def _serve(args: argparse.Namespace) -> int:
     except OSError as exc:
         print(f"error: cannot listen on {args.host}:{args.port}: {exc}", file=sys.stderr)  # noqa: T201
         return 1
-    app = create_app(config)
+    try:
+        app = create_app(config)
+    except (sqlite3.Error, OSError) as exc:
+        sock.close()
+        print(f"error: cannot open the database {db}: {exc}", file=sys.stderr)  # noqa: T201
+        return 1
     port = sock.getsockname()[1]
-    host = f"[{args.host}]" if ":" in args.host else args.host
+    # A server listening on every interface is still reached locally through the loopback address.
+    shown = {"0.0.0.0": "127.0.0.1", "::": "::1"}.get(args.host, args.host)
+    host = f"[{shown}]" if ":" in shown else shown
     url = f"http://{host}:{port}"
     out.write(f"QaaS server on {url} (database: {db}, workers: {args.workers})\n")
     if created is not None:

@@ -51,6 +51,12 @@ def base_url() -> str:
     return f"{url.scheme}://{url.netloc}"
 
 
+def _normal_audience(audience: str) -> str:
+    """Compare audiences without the slashes a base URL ending in ``/`` adds."""
+    base, sep, rest = audience.rstrip("/").rpartition("/api/v1")
+    return f"{base.rstrip('/')}{sep}{rest}"
+
+
 def _claims() -> dict[str, Any]:
     return context["token_info"]
 
@@ -202,7 +208,7 @@ class Handlers:
             raise BadRequest(f"grantType must be {GRANT_TYPE!r}.")
         assertion = decode_assertion(body["assertion"])
         audiences = self.audiences()
-        if assertion.audience.rstrip("/") not in [a.rstrip("/") for a in audiences]:
+        if _normal_audience(assertion.audience) not in {_normal_audience(a) for a in audiences}:
             raise Unauthorized(f"The assertion's audience must be {audiences[0]!r}.")
         if abs(time.time() - assertion.iat) > config.assertion_max_age:
             raise Unauthorized("The assertion's iat is too far from the server's clock.")

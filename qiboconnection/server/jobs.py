@@ -74,8 +74,9 @@ class JobManager:
             thread.join(max(0.0, deadline - time.monotonic()))
 
     def submit(self, job_id: int) -> None:
-        """Hand a freshly stored job to the workers."""
-        self._queue.put(job_id)
+        """Hand a freshly stored job to the workers (without workers it just stays queued)."""
+        if self._workers:
+            self._queue.put(job_id)
 
     def _work(self) -> None:
         while True:
