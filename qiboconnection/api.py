@@ -5,27 +5,36 @@ from __future__ import annotations
 import logging
 import sys
 import time
-import uuid
 import warnings
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from qiboconnection.config import Settings
-from qiboconnection.errors import (
-    ConnectionException,
-    DeviceNotAvailableError,
-    JobFailedError,
-    QiboconnectionError,
-)
+from qiboconnection.errors import ConnectionException, JobFailedError, QiboconnectionError
 from qiboconnection.models.devices import Device, Devices
 from qiboconnection.models.jobs import Job, JobData, JobListing
 from qiboconnection.models.runcards import Calibration, Runcard
+from qiboconnection.operations import (
+    Request,
+    Submission,
+    check_device,
+    check_int,
+    check_wait,
+    device_of,
+    job_id_of,
+    job_ids_of,
+    job_record_of,
+    plan_submission,
+    qasm_description,
+)
 from qiboconnection.typings.connection import ConnectionConfiguration
 from qiboconnection.typings.vqa import VQA
 
 if TYPE_CHECKING:
     import httpx
 
+    from qiboconnection.batch import BatchOutcome
+    from qiboconnection.remote_job import RemoteJob
     from qiboconnection.transport import Reply, Retry
 
 __all__ = ["API", "VQA", "ConnectionConfiguration"]
@@ -33,24 +42,13 @@ __all__ = ["API", "VQA", "ConnectionConfiguration"]
 logger = logging.getLogger("qiboconnection.api")
 
 
-def _check_int(value: Any, name: str, *, minimum: int | None = None) -> int:
-    if not isinstance(value, int) or isinstance(value, bool):
-        raise TypeError(f"{name} must be an int, not {type(value).__name__}")
-    if minimum is not None and value < minimum:
-        raise ValueError(f"{name} must be at least {minimum}, not {value}")
-    return value
+_check_int = check_int
 
 
 def _check_ids(values: Any, name: str) -> list[int]:
     if isinstance(values, str | bytes) or not isinstance(values, Sequence):
         raise TypeError(f"{name} must be a list of ints, not {type(values).__name__}")
     return [_check_int(value, f"{name}[{n}]") for n, value in enumerate(values)]
-
-
-def _check_wait(timeout: Any, interval: Any) -> None:
-    for name, value in (("timeout", timeout), ("interval", interval)):
-        if not isinstance(value, int | float) or isinstance(value, bool) or value <= 0:
-            raise ValueError(f"{name} must be a positive number of seconds, not {value!r}")
 
 
 def _one_of(id_value: Any, name_value: Any, kind: str) -> None:
@@ -115,9 +113,60 @@ class API:
             raise
 
     @classmethod
-    def login(cls, username: str, api_key: str) -> API:
-        """Log in with username and API key; returns the authenticated session."""
-        return cls(configuration=ConnectionConfiguration(username=username, api_key=api_key))
+    def login(
+        cls, username: str | None = None, api_key: str | None = None, *, account: str | None = None
+    ) -> API:
+        """Log in and return the authenticated session.
+
+        With no arguments, the credentials come from ``QIBOCONNECTION_USERNAME`` and
+        ``QIBOCONNECTION_API_KEY``, else from the saved account ``default`` (whose URL is used when
+        ``QUANTUM_SERVICE_URL`` is unset); ``account`` picks another saved account.
+
+        Raises:
+            AuthenticationError: the credentials were refused.
+            AccountNotFoundError: no credentials given, in the environment or saved.
+        """
+        from qiboconnection.accounts import resolve, settings_for
+
+        credentials = resolve(username, api_key, account=account)
+        return cls(
+            configuration=ConnectionConfiguration(username=credentials.username, api_key=credentials.api_key),
+            settings=settings_for(credentials),
+        )
+
+    # -- saved accounts --------------------------------------------------------------------------------
+
+    @staticmethod
+    def save_account(
+        username: str,
+        api_key: str,
+        url: str | None = None,
+        name: str = "default",
+        overwrite: bool = False,
+    ) -> None:
+        """Save credentials (file mode 0600 in the user's config directory) for ``API.login()``.
+
+        Raises:
+            AccountExistsError: ``name`` is taken and ``overwrite`` is False.
+            AccountFileError: the accounts file is corrupt.
+        """
+        from qiboconnection.accounts import save_account
+
+        save_account(username, api_key, url=url, name=name, overwrite=overwrite)
+
+    @staticmethod
+    def list_accounts() -> list[dict[str, Any]]:
+        """The saved accounts as ``{"name", "username", "url"}`` (API keys are never listed)."""
+        from qiboconnection.accounts import list_accounts
+
+        return list_accounts()
+
+    @staticmethod
+    def delete_account(name: str) -> None:
+        """Forget a saved account (AccountNotFoundError when there is none by that name)."""
+        from qiboconnection.accounts import delete_account
+
+        delete_account(name)
 
     def _login(self) -> None:
         from qiboconnection.transport import Retry, retrying
@@ -160,6 +209,9 @@ class API:
             sleep=self._sleep,
             **kwargs,
         )
+
+    def _run(self, request: Request) -> Reply:
+        return self._call(request.op, request.what, mode=request.mode, **request.kwargs)
 
     def _pages(self, op: Any, what: str, **kwargs: Any) -> list[dict[str, Any]]:
         from qiboconnection.transport import iterate_pages
@@ -230,10 +282,9 @@ class API:
         return self._devices
 
     def _get_device(self, device_id: int) -> Device:
-        from qaas_client.api.devices import get_device
+        from qiboconnection.operations import get_device_request
 
-        _check_int(device_id, "device_id")
-        device = Device(self._call(get_device, f"get device {device_id}", device_id=device_id).data)
+        device = device_of(self._run(get_device_request(device_id)))
         if self._devices is None:
             self._devices = Devices()
         self._devices.add_or_update(device)
@@ -257,16 +308,9 @@ class API:
         logger.info("Devices selected: %s", ", ".join(str(device.name) for device in devices))
 
     def _set_device_status(self, device_id: int, status: str) -> Device:
-        from qaas_client.api.devices import update_device_status
-        from qaas_client.models.device_status_update import DeviceStatusUpdate
+        from qiboconnection.operations import set_device_status_request
 
-        _check_int(device_id, "device_id")
-        reply = self._call(
-            update_device_status,
-            f"set device {device_id} {status}",
-            device_id=device_id,
-            body=DeviceStatusUpdate(status=status),  # type: ignore[arg-type]
-        )
+        reply = self._run(set_device_status_request(device_id, status))
         device = (
             Device(reply.data) if isinstance(reply.data, dict) and reply.data else self._get_device(device_id)
         )
@@ -334,102 +378,132 @@ class API:
         name: str,
         summary: str,
         warn_stacklevel: int,
+        encoded: tuple[str, str] | None = None,
     ) -> list[int] | int:
-        from qiboconnection.programs import encode_program
-
-        if device_id is not None and device_ids is not None:
-            raise ValueError(
-                "Give device_id or device_ids, not both (device_ids is deprecated; use device_id)"
-            )
-        if device_ids is not None:
-            warnings.warn(
-                "The device_ids argument is deprecated; use device_id instead.",
-                DeprecationWarning,
-                stacklevel=warn_stacklevel,
-            )
-        if not isinstance(nshots, int) or isinstance(nshots, bool) or nshots <= 0:
-            raise ValueError(f"nshots must be a positive int, not {nshots!r}")
-        if not isinstance(name, str) or not isinstance(summary, str):
-            raise TypeError("name and summary must be strings")
-        job_type, description = encode_program(
-            circuit=circuit, qprogram=qprogram, anneal_program_args=anneal_program_args, vqa=vqa
-        )
-        if device_id is not None:
-            target_ids = [_check_int(device_id, "device_id")]
-        elif device_ids is not None:
-            target_ids = _check_ids(device_ids, "device_ids")
-        else:
-            target_ids = [device.id for device in self._selected_devices or []]
-        if not target_ids:
-            raise ValueError("No device selected: pass device_id=... (see list_devices())")
-        devices = [self._get_device(target) for target in target_ids]
-        for device in devices:
-            if isinstance(device.status, str) and not device.is_online:
-                raise DeviceNotAvailableError(device.id, device.name, device.status)
-            if device.max_shots is not None and nshots > device.max_shots:
-                raise ValueError(
-                    f"nshots={nshots} is over device {device.id}'s limit of {device.max_shots} shots"
-                )
-        job_ids = [
-            self._submit(
-                device, job_type=job_type, description=description, nshots=nshots, name=name, summary=summary
-            )
-            for device in devices
-        ]
-        return job_ids[0] if device_id is not None else job_ids
-
-    def _submit(
-        self, device: Device, *, job_type: str, description: str, nshots: int, name: str, summary: str
-    ) -> int:
-        from qaas_client.api.jobs import submit_job
-        from qaas_client.models.job_submission import JobSubmission
-
-        from qiboconnection.transport import Retry
-
-        body = JobSubmission(
-            user_id=self._auth.user_id,
-            device_id=device.id,
-            number_shots=nshots,
-            job_type=job_type,  # type: ignore[arg-type]
-            description=description,
+        submission = plan_submission(
+            circuit=circuit,
+            qprogram=qprogram,
+            anneal_program_args=anneal_program_args,
+            vqa=vqa,
+            nshots=nshots,
+            device_ids=device_ids,
+            device_id=device_id,
             name=name,
             summary=summary,
+            selected_ids=[device.id for device in self._selected_devices or []],
+            encoded=encoded,
+            warn_stacklevel=warn_stacklevel,
         )
-        extra: dict[str, Any] = {}
-        mode = Retry.CONNECT_ONLY
-        if self._settings.send_idempotency_key:
-            extra["idempotency_key"] = str(uuid.uuid4())
-            mode = Retry.IDEMPOTENT
-        reply = self._call(
-            submit_job, f"submit a {job_type} job to device {device.id}", mode=mode, body=body, **extra
+        for target in submission.device_ids:
+            self._usable_device(target, nshots)
+        job_ids = [self._send(submission, target) for target in submission.device_ids]
+        return job_ids[0] if submission.single else job_ids
+
+    def _usable_device(self, device_id: int, nshots: int) -> Device:
+        """The device, after checking it exists, is online and takes ``nshots``."""
+        device = self._get_device(device_id)
+        check_device(device, nshots)
+        return device
+
+    def _send(self, submission: Submission, device_id: int) -> int:
+        """Submit to one device; returns the job id and records the job in :attr:`jobs`."""
+        from qiboconnection.operations import submit_request
+
+        request = submit_request(
+            submission,
+            device_id,
+            user_id=self._auth.user_id,
+            idempotency_key=self._settings.send_idempotency_key,
         )
-        job_id = reply.data.get("job_id") if isinstance(reply.data, dict) else None
-        if not isinstance(job_id, int):
-            raise QiboconnectionError(f"The service accepted the job but returned no job id: {reply.data!r}")
+        job_id = job_id_of(self._run(request))
         self._jobs.append(
             Job(
                 id=job_id,
-                device_id=device.id,
-                job_type=job_type,
-                nshots=nshots,
-                name=name,
-                summary=summary,
+                device_id=device_id,
+                job_type=submission.job_type,
+                nshots=submission.nshots,
+                name=submission.name,
+                summary=submission.summary,
                 user_id=self._auth.user_id,
             )
         )
-        logger.info("Job %s queued on device %s", job_id, device.id)
+        logger.info("Job %s queued on device %s", job_id, device_id)
         return job_id
 
-    def _job_record(self, job_id: int) -> dict[str, Any]:
-        from qaas_client.api.jobs import get_job
+    def submit(  # noqa: PLR0917 - same arguments as execute
+        self,
+        circuit: Any = None,
+        qprogram: str | None = None,
+        anneal_program_args: dict[str, Any] | None = None,
+        vqa: VQA | None = None,
+        nshots: int = 10,
+        device_ids: list[int] | None = None,
+        device_id: int | None = None,
+        name: str = "-",
+        summary: str = "-",
+    ) -> RemoteJob | list[RemoteJob]:
+        """Like :meth:`execute`, but return job handles: one :class:`~qiboconnection.remote_job.RemoteJob`
+        when ``device_id`` is given, else a list (one per device).
 
-        _check_int(job_id, "job_id")
-        data = self._call(get_job, f"get job {job_id}", job_id=job_id).data
-        if not isinstance(data, dict):
-            raise QiboconnectionError(
-                f"The service answered job {job_id} with {type(data).__name__}, not a record"
+        ``job.status()``, ``job.wait()``, ``job.result()``, ``job.cancel()`` and ``job.refresh()`` act on it.
+        """
+        from qiboconnection.remote_job import RemoteJob
+
+        ids = self._execute(
+            circuit=circuit,
+            qprogram=qprogram,
+            anneal_program_args=anneal_program_args,
+            vqa=vqa,
+            nshots=nshots,
+            device_ids=device_ids,
+            device_id=device_id,
+            name=name,
+            summary=summary,
+            warn_stacklevel=3,
+        )
+        jobs_by_id = {job.id: job for job in self._jobs[-(1 if isinstance(ids, int) else len(ids)) :]}
+
+        def handle(job_id: int) -> RemoteJob:
+            job = jobs_by_id.get(job_id)
+            return RemoteJob(
+                self,
+                job_id,
+                device_id=job.device_id if job else None,
+                job_type=job.job_type if job else None,
             )
-        return data
+
+        return handle(ids) if isinstance(ids, int) else [handle(job_id) for job_id in ids]
+
+    def submit_qasm(
+        self, qasm: str, device_id: int, nshots: int = 10, name: str = "-", summary: str = "-"
+    ) -> RemoteJob:
+        """Send an OpenQASM 2.0 program as given (after checking that qibo can read it); returns its handle.
+
+        Raises:
+            ValueError: the text is not OpenQASM 2.0 that qibo can read, or bad nshots.
+        """
+        from qiboconnection.remote_job import RemoteJob
+
+        job_id = self._execute(
+            circuit=None,
+            qprogram=None,
+            anneal_program_args=None,
+            vqa=None,
+            nshots=nshots,
+            device_ids=None,
+            device_id=device_id,
+            name=name,
+            summary=summary,
+            warn_stacklevel=3,
+            encoded=qasm_description(qasm),
+        )
+        assert isinstance(job_id, int)
+        return RemoteJob(self, job_id, device_id=device_id, job_type="circuit")
+
+    def _job_record(self, job_id: int) -> dict[str, Any]:
+        from qiboconnection.operations import get_job_request
+
+        return job_record_of(self._run(get_job_request(job_id)), job_id)
 
     def get_job(self, job_id: int) -> JobData:
         """A job's metadata, decoded result (None until completed) and decoded description."""
@@ -478,11 +552,14 @@ class API:
     ) -> list[Any]:
         """Run like :meth:`execute`, wait for the jobs and return their decoded results, in order.
 
+        Polling starts fast and slows down to one check every ``interval`` seconds (0: as often as the
+        polling floor allows).
+
         Raises:
             JobFailedError: a job ended in error (the service's reason is in the message).
             JobTimeoutError: (a ``TimeoutError``) the jobs were not done after ``timeout`` seconds.
         """
-        _check_wait(timeout, interval)
+        check_wait(timeout, interval)
         job_ids = self._execute(
             circuit=circuit,
             qprogram=qprogram,
@@ -505,23 +582,26 @@ class API:
             results.append(job.result)
         return results
 
-    def wait(self, job_ids: list[int], timeout: float = 3600, interval: float = 60) -> list[JobData]:
-        """Wait until every job reaches a final status; return them in order (failed ones included).
+    def wait(
+        self, job_ids: Sequence[int | RemoteJob], timeout: float | None = 3600, interval: float = 60
+    ) -> list[JobData]:
+        """Wait until every job (ids or handles) reaches a final status; return them in order (failed ones too).
 
-        Polling starts fast and slows down to one round every ``interval`` seconds.
+        Polling starts fast and slows down to one round every ``interval`` seconds (0: as often as the
+        polling floor allows); each round asks only about jobs not yet final. ``timeout=None`` waits for ever.
 
         Raises:
             JobTimeoutError: (a ``TimeoutError``) some jobs were not final after ``timeout`` seconds.
         """
         from qiboconnection.polling import Progress, wait_for_jobs
 
-        ids = _check_ids(job_ids, "job_ids")
-        _check_wait(timeout, interval)
+        ids = job_ids_of(job_ids)
+        limit, pause = check_wait(timeout, interval, allow_no_timeout=True)
         records = wait_for_jobs(
             ids,
             self._job_record,
-            timeout=timeout,
-            interval=interval,
+            timeout=limit,
+            interval=pause,
             progress=Progress(sys.stderr, enabled=self.show_progress),
             sleep=self._sleep,
         )
@@ -537,20 +617,50 @@ class API:
 
     def cancel_job(self, job_id: int) -> None:
         """Cancel a job that has not finished (ConflictError if it already has)."""
-        from qaas_client.api.jobs import cancel_job
-        from qaas_client.models.job_cancel import JobCancel
+        from qiboconnection.operations import cancel_job_request
 
-        _check_int(job_id, "job_id")
-        self._call(cancel_job, f"cancel job {job_id}", job_id=job_id, body=JobCancel(job_id=job_id))
+        self._run(cancel_job_request(job_id))
         logger.info("Job %s cancelled", job_id)
 
     def delete_job(self, job_id: int) -> None:
         """Delete a job (admin)."""
-        from qaas_client.api.jobs import delete_job
+        from qiboconnection.operations import delete_job_request
 
-        _check_int(job_id, "job_id")
-        self._call(delete_job, f"delete job {job_id}", job_id=job_id)
+        self._run(delete_job_request(job_id))
         logger.info("Job %s deleted", job_id)
+
+    def run_batch(
+        self,
+        circuits: Sequence[Any],
+        device_id: int,
+        *,
+        nshots: int = 10,
+        max_parallel: int = 10,
+        timeout: float | None = None,
+        interval: float = 1.0,
+    ) -> list[BatchOutcome]:
+        """Run many circuits, one job each, and return one outcome per circuit in the same order.
+
+        At most ``max_parallel`` requests are in flight (a thread pool over this session's pooled
+        connection). Waiting goes in rounds that ask only about unfinished jobs. Each
+        :class:`~qiboconnection.batch.BatchOutcome` has ``ok``, ``job_id``, ``result`` (the decoded
+        result) or ``error`` (that circuit's submission error, job failure, cancellation or timeout).
+
+        Raises:
+            NotFoundError / DeviceNotAvailableError: the device does not exist or takes no jobs.
+            ValueError / TypeError: bad arguments.
+        """
+        from qiboconnection.batch import run_sync
+
+        return run_sync(
+            self,
+            circuits,
+            device_id=device_id,
+            nshots=nshots,
+            max_parallel=max_parallel,
+            timeout=timeout,
+            interval=interval,
+        )
 
     # -- runcards ------------------------------------------------------------------------------------
 

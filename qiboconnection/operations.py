@@ -1,0 +1,340 @@
+"""What the synchronous and asynchronous sessions share: argument checks, requests and answer handling.
+
+Each public operation is split into a :class:`Request` (the generated operation, its arguments, how it
+may be retried and how to describe it in errors) and a function that interprets the reply. ``API`` runs a
+request with :func:`qiboconnection.transport.call`, ``AsyncAPI`` with :func:`~qiboconnection.transport.acall`;
+neither builds bodies or reads answers on its own.
+"""
+
+from __future__ import annotations
+
+import math
+import uuid
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from qiboconnection.errors import DeviceNotAvailableError, JobFailedError, QiboconnectionError
+from qiboconnection.models.devices import Device
+from qiboconnection.models.jobs import JobData
+
+if TYPE_CHECKING:
+    from qiboconnection.transport import Reply, Retry
+
+__all__ = [
+    "Request",
+    "Submission",
+    "cancel_job_request",
+    "check_device",
+    "check_ids",
+    "check_int",
+    "check_timeout",
+    "check_wait",
+    "delete_job_request",
+    "device_of",
+    "get_device_request",
+    "get_job_request",
+    "job_id_of",
+    "job_record_of",
+    "plan_submission",
+    "qasm_description",
+    "result_of_job",
+    "set_device_status_request",
+    "submit_request",
+]
+
+
+# -- argument checks -------------------------------------------------------------------------------------
+
+
+def check_int(value: Any, name: str, *, minimum: int | None = None) -> int:
+    """``value`` when it is an int (not a bool) of at least ``minimum``; TypeError/ValueError otherwise."""
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise TypeError(f"{name} must be an int, not {type(value).__name__}")
+    if minimum is not None and value < minimum:
+        raise ValueError(f"{name} must be at least {minimum}, not {value}")
+    return value
+
+
+def check_ids(values: Any, name: str) -> list[int]:
+    """A list of ints from a sequence of ints."""
+    if isinstance(values, str | bytes) or not isinstance(values, Sequence):
+        raise TypeError(f"{name} must be a list of ints, not {type(values).__name__}")
+    return [check_int(value, f"{name}[{n}]") for n, value in enumerate(values)]
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and not math.isnan(value)
+
+
+def check_timeout(timeout: Any) -> float:
+    """Seconds to wait at most: a positive number, or None for no limit (returned as ``math.inf``)."""
+    if timeout is None:
+        return math.inf
+    if not _is_number(timeout) or timeout <= 0:
+        raise ValueError(f"timeout must be a positive number of seconds (or None), not {timeout!r}")
+    return float(timeout)
+
+
+def check_wait(timeout: Any, interval: Any, *, allow_no_timeout: bool = False) -> tuple[float, float]:
+    """Validate a wait: ``timeout`` > 0 (or None when allowed); ``interval`` >= 0 (0 polls as fast as allowed)."""
+    if timeout is None and allow_no_timeout:
+        limit = math.inf
+    elif not _is_number(timeout) or timeout <= 0:
+        raise ValueError(f"timeout must be a positive number of seconds, not {timeout!r}")
+    else:
+        limit = float(timeout)
+    if not _is_number(interval) or interval < 0:
+        raise ValueError(f"interval must be a positive number of seconds or 0, not {interval!r}")
+    return limit, float(interval)
+
+
+def job_ids_of(jobs: Any, name: str = "job_ids") -> list[int]:
+    """Job ids from a list of ids and/or job handles (anything with an int ``id``)."""
+    if isinstance(jobs, str | bytes) or not isinstance(jobs, Sequence):
+        raise TypeError(f"{name} must be a list of job ids or jobs, not {type(jobs).__name__}")
+    ids = []
+    for number, job in enumerate(jobs):
+        value = job if isinstance(job, int) else getattr(job, "job_id", job)
+        ids.append(check_int(value, f"{name}[{number}]"))
+    return ids
+
+
+# -- requests --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Request:
+    """One call of a generated operation: the module, its arguments, its retry mode and a description."""
+
+    op: Any
+    what: str
+    mode: Retry
+    kwargs: dict[str, Any] = field(default_factory=dict)
+
+
+def _idempotent() -> Retry:
+    from qiboconnection.transport import Retry
+
+    return Retry.IDEMPOTENT
+
+
+def get_device_request(device_id: int) -> Request:
+    """Fetch one device."""
+    from qaas_client.api.devices import get_device
+
+    check_int(device_id, "device_id")
+    return Request(get_device, f"get device {device_id}", _idempotent(), {"device_id": device_id})
+
+
+def device_of(reply: Reply) -> Device:
+    """The device in an answer."""
+    return Device(reply.data)
+
+
+def set_device_status_request(device_id: int, status: str) -> Request:
+    """Put a device online or into maintenance (admin)."""
+    from qaas_client.api.devices import update_device_status
+    from qaas_client.models.device_status_update import DeviceStatusUpdate
+
+    check_int(device_id, "device_id")
+    return Request(
+        update_device_status,
+        f"set device {device_id} {status}",
+        _idempotent(),
+        {"device_id": device_id, "body": DeviceStatusUpdate(status=status)},  # type: ignore[arg-type]
+    )
+
+
+def get_job_request(job_id: int) -> Request:
+    """Fetch one job record."""
+    from qaas_client.api.jobs import get_job
+
+    check_int(job_id, "job_id")
+    return Request(get_job, f"get job {job_id}", _idempotent(), {"job_id": job_id})
+
+
+def job_record_of(reply: Reply, job_id: int) -> dict[str, Any]:
+    """The job record in an answer; QiboconnectionError when it is not one."""
+    data = reply.data
+    if not isinstance(data, dict):
+        raise QiboconnectionError(
+            f"The service answered job {job_id} with {type(data).__name__}, not a record"
+        )
+    return data
+
+
+def cancel_job_request(job_id: int) -> Request:
+    """Cancel a job."""
+    from qaas_client.api.jobs import cancel_job
+    from qaas_client.models.job_cancel import JobCancel
+
+    check_int(job_id, "job_id")
+    return Request(
+        cancel_job,
+        f"cancel job {job_id}",
+        _idempotent(),
+        {"job_id": job_id, "body": JobCancel(job_id=job_id)},
+    )
+
+
+def delete_job_request(job_id: int) -> Request:
+    """Delete a job (admin)."""
+    from qaas_client.api.jobs import delete_job
+
+    check_int(job_id, "job_id")
+    return Request(delete_job, f"delete job {job_id}", _idempotent(), {"job_id": job_id})
+
+
+def result_of_job(job: JobData) -> Any:
+    """A final job's decoded result; JobFailedError when it failed or was cancelled."""
+    status = str(getattr(job, "status", "")).lower()
+    if job.failed:
+        raise JobFailedError(job.job_id, job.error)
+    if status in {"cancelled", "canceled"}:
+        raise JobFailedError(job.job_id, "the job was cancelled")
+    return job.result
+
+
+# -- submission ------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Submission:
+    """A checked, encoded program ready to send to each of ``device_ids``."""
+
+    job_type: str
+    description: str
+    nshots: int
+    device_ids: list[int]
+    single: bool
+    name: str = "-"
+    summary: str = "-"
+
+
+def plan_submission(
+    *,
+    circuit: Any = None,
+    qprogram: str | None = None,
+    anneal_program_args: dict[str, Any] | None = None,
+    vqa: Any = None,
+    nshots: int,
+    device_ids: list[int] | None,
+    device_id: int | None,
+    name: str,
+    summary: str,
+    selected_ids: Sequence[int] = (),
+    encoded: tuple[str, str] | None = None,
+    warn_stacklevel: int = 3,
+) -> Submission:
+    """Check the arguments of ``execute`` and encode the program (or take ``encoded`` = (type, description)).
+
+    Raises:
+        ValueError: no program or several, no device, both device_id and device_ids, bad nshots, a
+            circuit without gates or measurements.
+        TypeError: arguments of the wrong type.
+    """
+    if device_id is not None and device_ids is not None:
+        raise ValueError("Give device_id or device_ids, not both (device_ids is deprecated; use device_id)")
+    if device_ids is not None:
+        warnings.warn(
+            "The device_ids argument is deprecated; use device_id instead.",
+            DeprecationWarning,
+            stacklevel=warn_stacklevel + 1,
+        )
+    if not isinstance(nshots, int) or isinstance(nshots, bool) or nshots <= 0:
+        raise ValueError(f"nshots must be a positive int, not {nshots!r}")
+    if not isinstance(name, str) or not isinstance(summary, str):
+        raise TypeError("name and summary must be strings")
+    if encoded is None:
+        from qiboconnection.programs import encode_program
+
+        job_type, description = encode_program(
+            circuit=circuit, qprogram=qprogram, anneal_program_args=anneal_program_args, vqa=vqa
+        )
+    else:
+        job_type, description = encoded
+    if device_id is not None:
+        targets = [check_int(device_id, "device_id")]
+    elif device_ids is not None:
+        targets = check_ids(device_ids, "device_ids")
+    else:
+        targets = list(selected_ids)
+    if not targets:
+        raise ValueError("No device selected: pass device_id=... (see list_devices())")
+    return Submission(
+        job_type=job_type,
+        description=description,
+        nshots=nshots,
+        device_ids=targets,
+        single=device_id is not None,
+        name=name,
+        summary=summary,
+    )
+
+
+def check_device(device: Device, nshots: int) -> None:
+    """Refuse a device that is not online or whose shot limit is below ``nshots``."""
+    if isinstance(device.status, str) and not device.is_online:
+        raise DeviceNotAvailableError(device.id, device.name, device.status)
+    if device.max_shots is not None and nshots > device.max_shots:
+        raise ValueError(f"nshots={nshots} is over device {device.id}'s limit of {device.max_shots} shots")
+
+
+def submit_request(
+    submission: Submission, device_id: int, *, user_id: int | None, idempotency_key: bool
+) -> Request:
+    """Send ``submission`` to one device; with ``idempotency_key`` the request may be retried safely."""
+    from qaas_client.api.jobs import submit_job
+    from qaas_client.models.job_submission import JobSubmission
+
+    from qiboconnection.transport import Retry
+
+    body = JobSubmission(
+        user_id=user_id,
+        device_id=device_id,
+        number_shots=submission.nshots,
+        job_type=submission.job_type,  # type: ignore[arg-type]
+        description=submission.description,
+        name=submission.name,
+        summary=submission.summary,
+    )
+    kwargs: dict[str, Any] = {"body": body}
+    mode = Retry.CONNECT_ONLY
+    if idempotency_key:
+        kwargs["idempotency_key"] = str(uuid.uuid4())
+        mode = Retry.IDEMPOTENT
+    return Request(submit_job, f"submit a {submission.job_type} job to device {device_id}", mode, kwargs)
+
+
+def job_id_of(reply: Reply) -> int:
+    """The job id the service gave a submitted job."""
+    job_id = reply.data.get("job_id") if isinstance(reply.data, dict) else None
+    if not isinstance(job_id, int) or isinstance(job_id, bool):
+        raise QiboconnectionError(f"The service accepted the job but returned no job id: {reply.data!r}")
+    return job_id
+
+
+def qasm_description(qasm: str, source: str = "the QASM program") -> tuple[str, str]:
+    """``(job_type, description)`` for an OpenQASM 2.0 text sent as given, after checking qibo can parse it.
+
+    Raises:
+        ValueError: the text is not OpenQASM qibo can read (the message names ``source`` and the problem).
+    """
+    from qiboconnection.serialization import encode_envelope
+
+    if not isinstance(qasm, str):
+        raise TypeError(f"{source} must be a string, not {type(qasm).__name__}")
+    if not qasm.strip():
+        raise ValueError(f"{source} is empty")
+    from qibo.models.circuit import Circuit
+
+    try:
+        circuit = Circuit.from_qasm(qasm)
+    except Exception as error:
+        reason = str(error).strip() or type(error).__name__
+        raise ValueError(f"{source} is not valid OpenQASM 2.0: {reason}") from None
+    if not circuit.queue:
+        raise ValueError(f"{source} has no gates to run")
+    return "circuit", encode_envelope([qasm])
