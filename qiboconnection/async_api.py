@@ -1,0 +1,478 @@
+"""``AsyncAPI``: the session of :class:`~qiboconnection.api.API` as coroutines over ``httpx.AsyncClient``.
+
+It builds the same requests and reads the same answers as ``API`` (both go through
+:mod:`qiboconnection.operations`, the generated client, :func:`qiboconnection.transport.acall` and the
+same token auth); only the waiting is asynchronous::
+
+    async with await AsyncAPI.login(username="alice", api_key="...") as api:
+        outcomes = await api.run_batch(circuits, device_id=1, nshots=100)
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from qiboconnection.config import Settings
+from qiboconnection.errors import ConnectionException, JobFailedError, QiboconnectionError
+from qiboconnection.models.devices import Device, Devices
+from qiboconnection.models.jobs import Job, JobData, JobListing
+from qiboconnection.operations import (
+    Request,
+    Submission,
+    cancel_job_request,
+    check_device,
+    check_wait,
+    delete_job_request,
+    device_of,
+    get_device_request,
+    get_job_request,
+    job_id_of,
+    job_ids_of,
+    job_record_of,
+    plan_submission,
+    qasm_description,
+    set_device_status_request,
+    submit_request,
+)
+from qiboconnection.typings.connection import ConnectionConfiguration
+
+if TYPE_CHECKING:
+    import httpx
+
+    from qiboconnection.batch import BatchOutcome
+    from qiboconnection.remote_job import AsyncRemoteJob
+    from qiboconnection.transport import Reply
+    from qiboconnection.typings.vqa import VQA
+
+__all__ = ["AsyncAPI"]
+
+logger = logging.getLogger("qiboconnection.async_api")
+
+
+class AsyncAPI:
+    """An asynchronous session with the Quantum-as-a-Service.
+
+    Create it with ``await AsyncAPI.login(...)`` (logged in at once), or construct it and log in with
+    ``async with AsyncAPI(configuration) as api``. ``async with`` closes the connections on exit.
+
+    Args:
+        configuration: username and API key.
+        settings: overrides the settings read from the environment.
+        transport: an httpx async transport to use instead of the network (for tests).
+    """
+
+    def __init__(
+        self,
+        configuration: ConnectionConfiguration,
+        *,
+        settings: Settings | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        if not isinstance(configuration, ConnectionConfiguration):
+            raise TypeError(
+                f"configuration must be a ConnectionConfiguration, not {type(configuration).__name__}"
+            )
+        from qiboconnection import __version__
+        from qiboconnection.auth import QaaSAuth
+        from qiboconnection.transport import build_async_client
+
+        self._settings = settings if settings is not None else Settings.from_env()
+        self._auth = QaaSAuth(
+            configuration.username,
+            configuration.api_key,
+            base_url=self._settings.base_url,
+            audience=self._settings.audience,
+            client_version=__version__,
+            user_id=configuration.user_id,
+        )
+        self._client = build_async_client(
+            self._settings, self._auth, client_version=__version__, transport=transport
+        )
+        self.show_progress = self._settings.progress
+        self._jobs: list[Job] = []
+        self._devices: Devices | None = None
+
+    @classmethod
+    async def login(
+        cls,
+        username: str | None = None,
+        api_key: str | None = None,
+        *,
+        account: str | None = None,
+        settings: Settings | None = None,
+    ) -> AsyncAPI:
+        """Log in and return the session; without credentials, like :meth:`API.login <qiboconnection.api.API.login>`
+        (environment, then the saved account ``default``).
+
+        Raises:
+            AuthenticationError: the credentials were refused.
+            AccountNotFoundError: no credentials given, in the environment or saved.
+        """
+        from qiboconnection.accounts import resolve, settings_for
+
+        credentials = resolve(username, api_key, account=account)
+        api = cls(
+            ConnectionConfiguration(username=credentials.username, api_key=credentials.api_key),
+            settings=settings if settings is not None else settings_for(credentials),
+        )
+        try:
+            await api._login()
+        except BaseException:
+            await api.aclose()
+            raise
+        return api
+
+    async def _login(self) -> None:
+        from qiboconnection.transport import Retry, aretrying
+
+        http = self._client.get_async_httpx_client()
+        await aretrying(
+            lambda: self._auth.async_login(http),
+            policy=self._settings.retry,
+            mode=Retry.IDEMPOTENT,
+            what=f"log in as {self._auth.username!r}",
+        )
+
+    # -- lifecycle -------------------------------------------------------------------------------------
+
+    async def aclose(self) -> None:
+        """Close the HTTP connections."""
+        await self._client.get_async_httpx_client().aclose()
+
+    async def __aenter__(self) -> AsyncAPI:
+        if not self._auth.logged_in:
+            try:
+                await self._login()
+            except BaseException:
+                await self.aclose()
+                raise
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+    def __repr__(self) -> str:
+        return f"<AsyncAPI user={self._auth.username!r} url={self._settings.base_url!r}>"
+
+    # -- plumbing --------------------------------------------------------------------------------------
+
+    async def _run(self, request: Request) -> Reply:
+        from qiboconnection.transport import acall
+
+        return await acall(
+            request.op,
+            self._client,
+            policy=self._settings.retry,
+            what=request.what,
+            mode=request.mode,
+            **request.kwargs,
+        )
+
+    async def _pages(self, op: Any, what: str, **kwargs: Any) -> list[dict[str, Any]]:
+        from qiboconnection.transport import aiterate_pages
+
+        return await aiterate_pages(op, self._client, policy=self._settings.retry, what=what, **kwargs)
+
+    # -- session information ---------------------------------------------------------------------------
+
+    @property
+    def jobs(self) -> list[Job]:
+        """Jobs launched in this session."""
+        return self._jobs
+
+    @property
+    def user_id(self) -> int:
+        """The logged-in user's id (from the access token)."""
+        user_id = self._auth.user_id
+        if user_id is None:
+            raise ValueError("The user id is unknown: log in first")
+        return user_id
+
+    # -- health and devices ----------------------------------------------------------------------------
+
+    async def ping(self) -> str:
+        """``"OK"`` when the service is up; ConnectionException otherwise."""
+        from qaas_client.api.health import get_status
+
+        from qiboconnection.transport import Retry
+
+        try:
+            reply = await self._run(Request(get_status, "check the service status", Retry.IDEMPOTENT))
+        except QiboconnectionError as error:
+            raise ConnectionException(
+                f"The service at {self._settings.base_url} is not answering: {error}"
+            ) from error
+        if reply.data != "OK":
+            raise ConnectionException(
+                f"The service at {self._settings.base_url} answered {reply.data!r}, not 'OK'"
+            )
+        return "OK"
+
+    async def list_devices(self) -> Devices:
+        """Every device (all pages)."""
+        from qaas_client.api.devices import list_devices
+
+        self._devices = Devices(
+            [Device(record) for record in await self._pages(list_devices, "list devices")]
+        )
+        return self._devices
+
+    async def get_device(self, device_id: int) -> Device:
+        """One device."""
+        device = device_of(await self._run(get_device_request(device_id)))
+        if self._devices is None:
+            self._devices = Devices()
+        self._devices.add_or_update(device)
+        return device
+
+    async def _set_device_status(self, device_id: int, status: str) -> Device:
+        reply = await self._run(set_device_status_request(device_id, status))
+        if isinstance(reply.data, dict) and reply.data:
+            return Device(reply.data)
+        return await self.get_device(device_id)
+
+    async def set_device_to_online(self, device_id: int) -> Device:
+        """Put a device online (admin)."""
+        return await self._set_device_status(device_id, "online")
+
+    async def set_device_to_maintenance(self, device_id: int) -> Device:
+        """Put a device into maintenance (admin)."""
+        return await self._set_device_status(device_id, "maintenance")
+
+    # -- jobs ------------------------------------------------------------------------------------------
+
+    async def _usable_device(self, device_id: int, nshots: int) -> Device:
+        device = await self.get_device(device_id)
+        check_device(device, nshots)
+        return device
+
+    async def _send(self, submission: Submission, device_id: int) -> int:
+        request = submit_request(
+            submission,
+            device_id,
+            user_id=self._auth.user_id,
+            idempotency_key=self._settings.send_idempotency_key,
+        )
+        job_id = job_id_of(await self._run(request))
+        self._jobs.append(
+            Job(
+                id=job_id,
+                device_id=device_id,
+                job_type=submission.job_type,
+                nshots=submission.nshots,
+                name=submission.name,
+                summary=submission.summary,
+                user_id=self._auth.user_id,
+            )
+        )
+        logger.info("Job %s queued on device %s", job_id, device_id)
+        return job_id
+
+    async def _execute(self, *, encoded: tuple[str, str] | None = None, **arguments: Any) -> list[int] | int:
+        submission = plan_submission(encoded=encoded, warn_stacklevel=3, **arguments)
+        for target in submission.device_ids:
+            await self._usable_device(target, submission.nshots)
+        job_ids = [await self._send(submission, target) for target in submission.device_ids]
+        return job_ids[0] if submission.single else job_ids
+
+    async def execute(  # noqa: PLR0917 - same arguments as API.execute
+        self,
+        circuit: Any = None,
+        qprogram: str | None = None,
+        anneal_program_args: dict[str, Any] | None = None,
+        vqa: VQA | None = None,
+        nshots: int = 10,
+        device_ids: list[int] | None = None,
+        device_id: int | None = None,
+        name: str = "-",
+        summary: str = "-",
+    ) -> list[int] | int:
+        """Send one program; the job id when ``device_id`` is given, else the list of ids (see ``API.execute``)."""
+        return await self._execute(
+            circuit=circuit,
+            qprogram=qprogram,
+            anneal_program_args=anneal_program_args,
+            vqa=vqa,
+            nshots=nshots,
+            device_ids=device_ids,
+            device_id=device_id,
+            name=name,
+            summary=summary,
+        )
+
+    async def submit(  # noqa: PLR0917 - same arguments as API.execute
+        self,
+        circuit: Any = None,
+        qprogram: str | None = None,
+        anneal_program_args: dict[str, Any] | None = None,
+        vqa: VQA | None = None,
+        nshots: int = 10,
+        device_ids: list[int] | None = None,
+        device_id: int | None = None,
+        name: str = "-",
+        summary: str = "-",
+    ) -> AsyncRemoteJob | list[AsyncRemoteJob]:
+        """Like :meth:`execute`, but return :class:`~qiboconnection.remote_job.AsyncRemoteJob` handles."""
+        from qiboconnection.remote_job import AsyncRemoteJob
+
+        ids = await self.execute(
+            circuit=circuit,
+            qprogram=qprogram,
+            anneal_program_args=anneal_program_args,
+            vqa=vqa,
+            nshots=nshots,
+            device_ids=device_ids,
+            device_id=device_id,
+            name=name,
+            summary=summary,
+        )
+        job_types = {job.id: job for job in self._jobs}
+
+        def handle(job_id: int) -> AsyncRemoteJob:
+            job = job_types.get(job_id)
+            return AsyncRemoteJob(
+                self, job_id, device_id=job.device_id if job else None, job_type=job.job_type if job else None
+            )
+
+        return handle(ids) if isinstance(ids, int) else [handle(job_id) for job_id in ids]
+
+    async def submit_qasm(
+        self, qasm: str, device_id: int, nshots: int = 10, name: str = "-", summary: str = "-"
+    ) -> AsyncRemoteJob:
+        """Send an OpenQASM 2.0 program as given (after checking that qibo can read it); returns its handle."""
+        from qiboconnection.remote_job import AsyncRemoteJob
+
+        job_id = await self._execute(
+            nshots=nshots,
+            device_ids=None,
+            device_id=device_id,
+            name=name,
+            summary=summary,
+            encoded=qasm_description(qasm),
+        )
+        assert isinstance(job_id, int)
+        return AsyncRemoteJob(self, job_id, device_id=device_id, job_type="circuit")
+
+    async def _job_record(self, job_id: int) -> dict[str, Any]:
+        return job_record_of(await self._run(get_job_request(job_id)), job_id)
+
+    async def get_job(self, job_id: int) -> JobData:
+        """A job's metadata, decoded result (None until completed) and decoded description."""
+        job = JobData(await self._job_record(job_id), max_result_bytes=self._settings.max_result_bytes)
+        if job.failed:
+            logger.warning("Job %s failed: %s", job_id, job.error or "the service gave no reason")
+        return job
+
+    async def wait(
+        self, job_ids: Sequence[int | AsyncRemoteJob], timeout: float | None = 3600, interval: float = 60
+    ) -> list[JobData]:
+        """Wait until every job is final; return them in order. Each round fetches the unfinished jobs
+        concurrently. ``interval`` 0 polls as often as the polling floor allows; ``timeout`` None waits for ever.
+
+        Raises:
+            JobTimeoutError: (a ``TimeoutError``) some jobs were not final after ``timeout`` seconds.
+        """
+        import asyncio
+
+        from qiboconnection.polling import Progress, async_wait_rounds
+
+        ids = job_ids_of(job_ids)
+        limit, pause = check_wait(timeout, interval, allow_no_timeout=True)
+
+        async def round_(pending: list[int]) -> dict[int, Any]:
+            records = await asyncio.gather(*(self._job_record(job_id) for job_id in pending))
+            return dict(zip(pending, records, strict=True))
+
+        records = await async_wait_rounds(
+            ids,
+            round_,
+            timeout=limit,
+            interval=pause,
+            progress=Progress(sys.stderr, enabled=self.show_progress),
+        )
+        return [JobData(records[job_id], max_result_bytes=self._settings.max_result_bytes) for job_id in ids]  # type: ignore[arg-type]
+
+    async def execute_and_return_results(  # noqa: PLR0917 - same arguments as API.execute_and_return_results
+        self,
+        circuit: Any = None,
+        qprogram: str | None = None,
+        nshots: int = 10,
+        device_ids: list[int] | None = None,
+        device_id: int | None = None,
+        timeout: float = 3600,
+        interval: float = 60,
+    ) -> list[Any]:
+        """Run like :meth:`execute`, wait for the jobs and return their decoded results, in order.
+
+        Raises:
+            JobFailedError: a job ended in error.
+            JobTimeoutError: the jobs were not done after ``timeout`` seconds.
+        """
+        check_wait(timeout, interval)
+        job_ids = await self._execute(
+            circuit=circuit,
+            qprogram=qprogram,
+            nshots=nshots,
+            device_ids=device_ids,
+            device_id=device_id,
+            name="-",
+            summary="-",
+        )
+        ids = [job_ids] if isinstance(job_ids, int) else list(job_ids)
+        results = []
+        for job in await self.wait(ids, timeout=timeout, interval=interval):
+            if job.failed:
+                raise JobFailedError(job.job_id, job.error)
+            if str(job.status).lower() != "completed":
+                logger.warning("Job %s ended %s; it has no result", job.job_id, job.status)
+            results.append(job.result)
+        return results
+
+    async def run_batch(
+        self,
+        circuits: Sequence[Any],
+        device_id: int,
+        *,
+        nshots: int = 10,
+        max_parallel: int = 10,
+        timeout: float | None = None,
+        interval: float = 1.0,
+    ) -> list[BatchOutcome]:
+        """Run many circuits, one job each; one :class:`~qiboconnection.batch.BatchOutcome` per circuit, in order.
+
+        At most ``max_parallel`` requests are in flight (a semaphore); waiting goes in rounds that fetch
+        the unfinished jobs concurrently. A circuit's failure (submission, job error, cancellation,
+        timeout) is in its outcome's ``error``; the others keep their results.
+        """
+        from qiboconnection.batch import run_async
+
+        return await run_async(
+            self,
+            circuits,
+            device_id=device_id,
+            nshots=nshots,
+            max_parallel=max_parallel,
+            timeout=timeout,
+            interval=interval,
+        )
+
+    async def list_jobs(self, favourites: bool = False) -> JobListing:
+        """The user's jobs (all pages), as summaries without results."""
+        from qaas_client.api.jobs import list_jobs
+
+        if not isinstance(favourites, bool):
+            raise TypeError("favourites must be a bool")
+        return JobListing.from_records(await self._pages(list_jobs, "list jobs", favourites=favourites))
+
+    async def cancel_job(self, job_id: int) -> None:
+        """Cancel a job that has not finished (ConflictError if it already has)."""
+        await self._run(cancel_job_request(job_id))
+        logger.info("Job %s cancelled", job_id)
+
+    async def delete_job(self, job_id: int) -> None:
+        """Delete a job (admin)."""
+        await self._run(delete_job_request(job_id))
+        logger.info("Job %s deleted", job_id)
