@@ -1,0 +1,162 @@
+"""Job handles, waits with interval 0 and the synchronous batch, over real HTTP against the local server."""
+
+from __future__ import annotations
+
+import io
+from collections import Counter
+from typing import Any
+
+import pytest
+from qibo import Circuit, gates
+
+from qiboconnection.api import API
+from qiboconnection.errors import (
+    ConflictError,
+    DeviceNotAvailableError,
+    JobFailedError,
+    JobTimeoutError,
+    NotFoundError,
+)
+from qiboconnection.models.jobs import JobData
+from qiboconnection.polling import Progress
+from qiboconnection.remote_job import RemoteJob
+
+from .conftest import connect
+
+SIMULATOR = 1
+
+
+def bell() -> Circuit:
+    circuit = Circuit(2)
+    circuit.add(gates.H(0))
+    circuit.add(gates.CNOT(0, 1))
+    circuit.add(gates.M(0, 1))
+    return circuit
+
+
+def flip() -> Circuit:
+    circuit = Circuit(1)
+    circuit.add(gates.X(0))
+    circuit.add(gates.M(0))
+    return circuit
+
+
+def wide() -> Circuit:
+    circuit = Circuit(21)
+    circuit.add(gates.H(0))
+    circuit.add(gates.M(*range(21)))
+    return circuit
+
+
+def test_submit_status_wait_result_refresh(alice: API) -> None:
+    job = alice.submit(circuit=bell(), device_id=SIMULATOR, nshots=50, name="handle")
+    assert isinstance(job, RemoteJob)
+    assert job.id == job.job_id == alice.last_job.id
+    assert job.device_id == SIMULATOR
+    assert job.data is None and not job.done
+    assert job.status() in {"queued", "running", "completed"}
+    record = job.wait(timeout=30, interval=0)
+    assert isinstance(record, JobData)
+    assert record.status == "completed" and job.done
+    [result] = job.result()
+    counts = result.frequencies()
+    assert set(counts) <= {"00", "11"} and sum(counts.values()) == 50
+    assert job.refresh() is job
+    assert job.data.name == "handle"
+    assert job.queue_position is None or job.queue_position >= 0
+
+
+def test_submit_to_several_devices_gives_a_list(alice: API) -> None:
+    with pytest.warns(DeprecationWarning, match="device_ids"):
+        jobs = alice.submit(circuit=flip(), device_ids=[SIMULATOR, SIMULATOR], nshots=2)
+    assert isinstance(jobs, list) and len(jobs) == 2
+    assert jobs[0].id != jobs[1].id
+    finished = alice.wait(jobs, timeout=30, interval=0)
+    assert [job.job_id for job in finished] == [job.id for job in jobs]
+    assert all(job.result[0].frequencies() == Counter({"1": 2}) for job in finished)
+
+
+def test_failed_job_result_raises_with_the_reason(alice: API) -> None:
+    job = alice.submit(circuit=wide(), device_id=SIMULATOR)
+    with pytest.raises(JobFailedError, match="21 qubits") as caught:
+        job.result(timeout=30, interval=0.1)
+    assert caught.value.job_id == job.id
+    assert job.last_status == "error"
+
+
+def test_interval_zero_is_accepted_and_negative_refused(alice: API) -> None:
+    [[result]] = alice.execute_and_return_results(circuit=flip(), device_id=SIMULATOR, nshots=3, interval=0)
+    assert result.frequencies() == Counter({"1": 3})
+    job_id = alice.execute(circuit=flip(), device_id=SIMULATOR)
+    [job] = alice.wait([job_id], timeout=30, interval=0)
+    assert job.status == "completed"
+    before = len(alice.jobs)
+    for bad in ({"interval": -1}, {"interval": float("nan")}, {"timeout": -5}):
+        with pytest.raises(ValueError, match="must be a positive number"):
+            alice.execute_and_return_results(circuit=flip(), device_id=SIMULATOR, **bad)
+    with pytest.raises(ValueError, match="interval"):
+        alice.wait([job_id], interval=-0.5)
+    with pytest.raises(ValueError, match="timeout"):
+        alice.submit(circuit=flip(), device_id=SIMULATOR).result(timeout=0)
+    assert len(alice.jobs) == before + 1
+
+
+def test_cancel_queue_position_and_timeout(make_server: Any) -> None:
+    with make_server(workers=0) as server, connect(server, "alice") as api:
+        first = api.submit(circuit=bell(), device_id=SIMULATOR)
+        second = api.submit(circuit=bell(), device_id=SIMULATOR)
+        assert first.status() == "queued"
+        assert isinstance(second.queue_position, int)
+        assert second.queue_position > first.queue_position
+        with pytest.raises(JobTimeoutError) as caught:
+            second.wait(timeout=0.2, interval=0)
+        assert caught.value.job_ids == [second.id]
+        first.cancel()
+        assert first.data is None
+        assert first.status() == "cancelled"
+        with pytest.raises(JobFailedError, match="cancelled"):
+            first.result(timeout=5)
+        with pytest.raises(ConflictError):
+            first.cancel()
+        missing = RemoteJob(api, 987654)
+        with pytest.raises(NotFoundError):
+            missing.status()
+
+
+def test_sync_batch_keeps_order_and_failures(alice: API, qaas_server: Any) -> None:
+    items: list[Any] = [bell() for _ in range(12)]
+    items[3] = wide()
+    items[7] = "not a circuit"
+    outcomes = alice.run_batch(items, SIMULATOR, nshots=8, max_parallel=4, timeout=60, interval=0.2)
+    assert [outcome.index for outcome in outcomes] == list(range(12))
+    assert [outcome.ok for outcome in outcomes] == [n not in {3, 7} for n in range(12)]
+    for outcome in outcomes:
+        if outcome.ok:
+            counts = outcome.result.frequencies()
+            assert set(counts) <= {"00", "11"} and sum(counts.values()) == 8
+            assert outcome.job.name == f"batch-{outcome.index}"
+    assert isinstance(outcomes[3].error, JobFailedError)
+    assert "21 qubits" in str(outcomes[3].error)
+    assert isinstance(outcomes[7].error, TypeError) and outcomes[7].job_id is None
+    with pytest.raises(DeviceNotAvailableError):
+        alice.run_batch([bell()], qaas_server.devices["maintenance"])
+    with pytest.raises(NotFoundError):
+        alice.run_batch([bell()], 987654)
+
+
+def test_progress_shows_counts_on_a_terminal_only(alice: API) -> None:
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    terminal = Terminal()
+    progress = Progress(terminal)
+    job_id = alice.execute(circuit=flip(), device_id=SIMULATOR)
+    from qiboconnection.polling import wait_for_jobs
+
+    wait_for_jobs([job_id], alice._job_record, timeout=30, interval=0, progress=progress)
+    shown = terminal.getvalue()
+    assert shown.startswith("\rJobs: ") and shown.endswith(" s\n")
+    assert "1 completed" in shown
+    alice.show_progress = False
+    assert not Progress(Terminal(), enabled=alice.show_progress).active
