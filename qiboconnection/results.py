@@ -81,6 +81,12 @@ class QaaSCircuitResult(dict[str, Any]):
         samples = self.get("samples")
         return len(samples) if isinstance(samples, list) else None
 
+    def plot(self, *, ax: Any = None, title: str | None = None) -> Any:
+        """A bar chart of the counts, as a matplotlib ``Figure`` (needs ``pip install qiboconnection[plot]``)."""
+        from qiboconnection.plotting import plot_counts
+
+        return plot_counts(self, ax=ax, title=title)
+
     # -- accessors -----------------------------------------------------------------------------
 
     def frequencies(self, binary: bool = True) -> Counter[Any]:
