@@ -12,6 +12,8 @@ from typing import Any
 
 from qiboconnection.server.errors import PayloadTooLarge, Unprocessable
 
+# Results of wide circuits run to tens of megabytes of JSON; a low level keeps encoding fast.
+_GZIP_LEVEL = 3
 _B64_CHARS = re.compile(rb"^[A-Za-z0-9+/_\-]*={0,2}$")
 
 
@@ -95,7 +97,9 @@ def check_payload(job_type: str, payload: Any) -> None:
 
 def encode_result(payload: Any) -> str:
     """Wrap a JSON-able result in the envelope the hosted service uses for results."""
-    packed = gzip.compress(json.dumps(payload, separators=(",", ":")).encode("utf-8"), compresslevel=6)
+    import orjson
+
+    packed = gzip.compress(orjson.dumps(payload), compresslevel=_GZIP_LEVEL)
     return json.dumps(
         {"data": base64.b64encode(packed).decode("ascii"), "encoding": "utf-8", "compression": "gzip"}
     )

@@ -89,9 +89,10 @@ def _run_one(index: int, qasm: str, nshots: int, max_qubits: int, with_state: bo
         full = np.abs(state) ** 2
         entry["probabilities"] = _marginal(full, circuit.nqubits, measured)
         if with_state:
-            nonzero = np.flatnonzero(np.abs(state) > 1e-12)
-            entry["final_state"] = {str(i): str(complex(state[i])) for i in nonzero}
-            entry["final_state_probabilities"] = {str(i): float(full[i]) for i in nonzero}
+            nonzero = np.flatnonzero(full > 1e-24)
+            keys = list(map(str, nonzero.tolist()))
+            entry["final_state"] = dict(zip(keys, _complex_literals(state[nonzero]), strict=True))
+            entry["final_state_probabilities"] = dict(zip(keys, full[nonzero].tolist(), strict=True))
     else:
         entry["probabilities"] = {k: v / nshots for k, v in entry["counts"].items()}
     return entry
@@ -99,11 +100,32 @@ def _run_one(index: int, qasm: str, nshots: int, max_qubits: int, with_state: bo
 
 def _marginal(probs: Any, nqubits: int, qubits: list[int]) -> dict[str, float]:
     """Probabilities of the measured qubits' bitstrings (qubit 0 leftmost), zeros left out."""
+    import numpy as np
+
     tensor = probs.reshape((2,) * nqubits)
     others = tuple(q for q in range(nqubits) if q not in qubits)
     marginal = tensor.sum(axis=others) if others else tensor
     flat = marginal.reshape(-1)
-    return {format(i, f"0{len(qubits)}b"): float(p) for i, p in enumerate(flat) if p > 1e-12}
+    kept = np.flatnonzero(flat > 1e-12)
+    return dict(zip(_bitstrings(kept, len(qubits)), flat[kept].tolist(), strict=True))
+
+
+def _bitstrings(indices: Any, width: int) -> list[str]:
+    """``format(i, f"0{width}b")`` for every index, built with numpy (results have up to 2**20)."""
+    import numpy as np
+
+    if width == 0:
+        return [""] * len(indices)
+    shifts = np.arange(width - 1, -1, -1, dtype=np.int64)
+    digits = ((indices[:, None] >> shifts) & 1).astype(np.uint8) + ord("0")
+    return np.ascontiguousarray(digits).view(f"S{width}").ravel().astype(f"U{width}").tolist()
+
+
+def _complex_literals(amplitudes: Any) -> list[str]:
+    """``str(complex(a))`` for every amplitude (the C-level repr of a list, split back apart)."""
+    if len(amplitudes) == 0:
+        return []
+    return repr(amplitudes.tolist())[1:-1].split(", ")
 
 
 def echo_result(job_type: str, payload: Any, envelope: dict[str, Any], nshots: int) -> dict[str, Any]:
