@@ -13,6 +13,9 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from qiboconnection.cli_client import COMMANDS as CLIENT_COMMANDS
+from qiboconnection.cli_client import EXIT_CODES_EPILOG, OneLineErrorParser
+
 Command = Callable[[argparse.Namespace], int]
 
 
@@ -153,16 +156,18 @@ def _configure_logging(level: str) -> None:
     logger.setLevel(level.upper())
 
 
-COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [_add_serve]
+COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [*CLIENT_COMMANDS, _add_serve]
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The top-level parser with every subcommand."""
     from qiboconnection import __version__
 
-    parser = argparse.ArgumentParser(
+    parser = OneLineErrorParser(
         prog="qiboconnection",
         description="Qilimanjaro's Quantum-as-a-Service: client tools and a local server.",
+        epilog=EXIT_CODES_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
