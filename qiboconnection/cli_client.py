@@ -175,6 +175,16 @@ def _job_id(text: str) -> int:
     return value
 
 
+def _device_id(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"a device id is a whole number, not {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"a device id is not negative: {value}")
+    return value
+
+
 def _seconds(text: str) -> float:
     try:
         value = float(text)
@@ -324,7 +334,7 @@ def _add_submit(subparsers: argparse._SubParsersAction) -> None:
         "read it). Prints the job id, or with --wait the result.",
     )
     parser.add_argument("file", metavar="FILE.qasm", help="OpenQASM 2.0 program")
-    parser.add_argument("--device", "-d", type=_job_id, required=True, metavar="ID", help="device id")
+    parser.add_argument("--device", "-d", type=_device_id, required=True, metavar="ID", help="device id")
     parser.add_argument(
         "--shots", "-n", type=_positive_int, required=True, metavar="N", help="number of shots"
     )
@@ -344,10 +354,24 @@ def _read_qasm(path_text: str) -> str:
     except (OSError, UnicodeDecodeError) as error:
         reason = error.strerror if isinstance(error, OSError) and error.strerror else str(error)
         raise CommandError(f"cannot read {path_text}: {reason}", EXIT_USAGE) from None
+    # qibo's parser reports syntax errors on stderr and through qibo's logger: keep them for the message.
+    import contextlib
+    import io
+    import logging
+
+    captured = io.StringIO()
+    qibo_logger = logging.getLogger("qibo.config")
+    was_disabled = qibo_logger.disabled
+    qibo_logger.disabled = True
     try:
-        qasm_description(text, source=path_text)
+        with contextlib.redirect_stderr(captured):
+            qasm_description(text, source=path_text)
     except ValueError as error:
-        raise CommandError(str(error), EXIT_USAGE) from None
+        lines = captured.getvalue().strip().splitlines()
+        detail = f" ({lines[0].strip()})" if lines else ""
+        raise CommandError(f"{error}{detail}", EXIT_USAGE) from None
+    finally:
+        qibo_logger.disabled = was_disabled
     return text
 
 
