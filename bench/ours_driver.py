@@ -12,11 +12,19 @@ import http.client
 import json
 import logging
 import os
-import resource
 import sys
 import time
 from typing import Any
 from urllib.parse import urlsplit
+
+
+def peak_rss() -> int:
+    """This process's peak resident set size in bytes (VmHWM; unlike ru_maxrss it starts afresh at exec)."""
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+    raise RuntimeError("no VmHWM in /proc/self/status")
 
 
 def _login():
@@ -99,7 +107,7 @@ def submit_wait(args: dict[str, Any]) -> dict[str, Any]:
     circuit = _bell()
     start = time.perf_counter()
     job_ids = [api.execute(circuit, nshots=10, device_id=args["device_id"]) for _ in range(args["count"])]
-    jobs = api.wait(job_ids, timeout=args["timeout"], interval=1)
+    jobs = api.wait(job_ids, timeout=args["timeout"], interval=0.2)
     seconds = time.perf_counter() - start
     return {"seconds": seconds, "jobs": len(job_ids), "completed": sum(j.status == "completed" for j in jobs)}
 
@@ -132,9 +140,16 @@ def decode(args: dict[str, Any]) -> dict[str, Any]:
     result = api.get_job(args["job_id"]).result[0]
     state = result.state()
     probabilities = result.probabilities()
+    result.samples()
     seconds = time.perf_counter() - start
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-    return {"seconds": seconds, "peak_rss": peak, "size": int(state.size + probabilities.size)}
+    peak = peak_rss()
+    entries = [len(result[key]) for key in ("final_state", "final_state_probabilities", "samples")]
+    return {
+        "seconds": seconds,
+        "peak_rss": peak,
+        "size": int(state.size + probabilities.size),
+        "entries": entries,
+    }
 
 
 def list_jobs(args: dict[str, Any]) -> dict[str, Any]:
