@@ -336,7 +336,8 @@ class Handlers:
     async def list_jobs(self, favourites: bool = False, page: int = 1, per_page: int = 50) -> Response:
         claims = _claims()
         rows, total = self._store.jobs_of_user(claims["user_id"], favourites, (page - 1) * per_page, per_page)
-        items = [_job_summary(r, self._store.queue_position(r)) for r in rows]
+        positions = self._store.queue_positions(rows)
+        items = [_job_summary(r, positions[r["id"]]) for r in rows]
         extra = {"favourites": "true"} if favourites else {}
         return _page(items, total, page, per_page, extra)
 

@@ -67,6 +67,23 @@ def test_job_pages_and_links(make_server):
         assert "page=None" in bob_page["links"]["next"] and "page=1" in bob_page["links"]["last"]
 
 
+def test_listed_queue_positions_match_each_job(make_server):
+    with make_server(workers=0) as server:
+        alice, bob = client_for(server, "alice"), client_for(server, "bob")
+        for index in range(7):
+            (bob if index % 3 == 0 else alice).post("/circuits", json=job_body())
+        listed = []
+        for number in (1, 2, 3):
+            listed += alice.get("/jobs", params={"per_page": 2, "page": number}).json()["items"]
+        assert len(listed) == 4
+        for item in listed:
+            assert item["queue_position"] == alice.get(f"/jobs/{item['id']}").json()["queue_position"]
+        assert [item["queue_position"] for item in listed] == [5, 4, 2, 1]
+        alice.put(f"/jobs/cancel/{listed[-1]['id']}", json={"job_id": listed[-1]["id"]})
+        after = alice.get("/jobs", params={"per_page": 4}).json()["items"]
+        assert [item["queue_position"] for item in after] == [4, 3, 1, 0]
+
+
 def test_favourites_filter(make_server):
     with make_server(workers=0) as server:
         alice = client_for(server, "alice")
