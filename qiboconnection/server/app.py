@@ -112,6 +112,13 @@ class QaasApp:
         def on_bad_encoding(_request: Any, exc: Exception) -> Any:
             return problem_response(400, "Bad Request", "The request body is not valid UTF-8.", {})
 
+        def on_bad_unicode(_request: Any, exc: Exception) -> Any:
+            detail = "The request holds text that is not valid Unicode (a lone surrogate escape)."
+            return problem_response(400, "Bad Request", detail, {})
+
+        def on_deep_json(_request: Any, exc: Exception) -> Any:
+            return problem_response(400, "Bad Request", "The request body nests too deeply.", {})
+
         def on_unexpected(_request: Any, exc: Exception) -> Any:
             logger.error("unhandled error: %r", exc, exc_info=exc)
             return problem_response(
@@ -148,6 +155,8 @@ class QaasApp:
         app.add_error_handler(ProblemException, on_connexion_problem)
         app.add_error_handler(OverflowError, on_overflow)
         app.add_error_handler(UnicodeDecodeError, on_bad_encoding)
+        app.add_error_handler(UnicodeEncodeError, on_bad_unicode)
+        app.add_error_handler(RecursionError, on_deep_json)
         app.add_error_handler(Exception, on_unexpected)
         return app
 

@@ -45,7 +45,7 @@ def decode_description(description: str, max_decompressed: int) -> tuple[dict[st
     """Return (the envelope object, the decoded payload) of a job description, or raise a problem."""
     try:
         envelope = json.loads(description)
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:
         raise Unprocessable("description is not a JSON string.") from exc
     if not isinstance(envelope, dict):
         raise Unprocessable("description must be a JSON object with data, encoding and compression.")
@@ -66,7 +66,7 @@ def decode_description(description: str, max_decompressed: int) -> tuple[dict[st
         payload = json.loads(raw.decode("utf-8"))
     except UnicodeDecodeError as exc:
         raise Unprocessable("description.data does not hold UTF-8 text.") from exc
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:
         raise Unprocessable("description.data does not hold JSON.") from exc
     return envelope, payload
 

@@ -7,6 +7,7 @@ import binascii
 import hashlib
 import hmac
 import json
+import math
 import secrets
 import threading
 import time
@@ -62,7 +63,7 @@ def decode_assertion(assertion: str) -> Assertion:
     try:
         raw = base64.urlsafe_b64decode(assertion + "=" * (-len(assertion) % 4))
         data = json.loads(raw.decode("utf-8"))
-    except (ValueError, binascii.Error) as exc:
+    except (ValueError, binascii.Error, RecursionError) as exc:
         raise BadRequest("assertion is not URL-safe base64 of a JSON object.") from exc
     if not isinstance(data, dict):
         raise BadRequest("assertion is not URL-safe base64 of a JSON object.")
@@ -74,7 +75,7 @@ def decode_assertion(assertion: str) -> Assertion:
         raise BadRequest("assertion.api_key must be a non-empty string.")
     if not isinstance(audience, str):
         raise BadRequest("assertion.audience must be a string.")
-    if isinstance(iat, bool) or not isinstance(iat, int | float):
+    if isinstance(iat, bool) or not isinstance(iat, int | float) or not math.isfinite(iat):
         raise BadRequest("assertion.iat must be a number of unix seconds.")
     if user_id is not None and (isinstance(user_id, bool) or not isinstance(user_id, int)):
         raise BadRequest("assertion.user_id must be null or an integer.")

@@ -6,6 +6,7 @@ import base64
 import gzip
 import json
 
+import httpx
 import pytest
 
 from server.http_support import BELL_QASM, assert_problem, description, job_body
@@ -127,3 +128,25 @@ def test_bad_parameters_are_400(clients):
     assert_problem(clients("admin").put("/devices/1", json={"status": "broken"}), 400, "status")
     assert_problem(alice.put("/jobs/cancel/1", json=[1]), 400)
     assert 400 <= alice.get("/no/such/path").status_code < 500
+
+
+def test_pathological_text_and_nesting(clients, qaas_server):
+    alice = clients("alice")
+    surrogate = json.dumps(job_body(name="\ud800")).encode()  # an ASCII escape of a lone surrogate
+    assert_problem(_post_raw(alice, "/circuits", surrogate), 400, "Unicode")
+    deep = b"[" * 200_000 + b"]" * 200_000
+    assert_problem(_post_raw(alice, "/circuits", deep), 400)
+    deep_payload = _envelope(base64.b64encode(gzip.compress(b"[" * 100_000 + b"]" * 100_000)).decode())
+    assert_problem(alice.post("/circuits", json=job_body(description=deep_payload)), 422, "JSON")
+    endpoint = f"{qaas_server.url}/api/v1/authorisation-tokens"
+    grant = "urn:ietf:params:oauth:grant-type:jwt-bearer"
+    for assertion_text in (
+        '{"username": "alice", "api_key": "k", "audience": "a", "iat": NaN}',
+        '{"username": "alice", "api_key": "k", "audience": "a", "iat": Infinity}',
+        "[" * 50_000 + "]" * 50_000,
+        '{"username": "\\ud800", "api_key": "k", "audience": "a", "iat": 1}',
+    ):
+        encoded = base64.urlsafe_b64encode(assertion_text.encode()).decode()
+        response = httpx.post(endpoint, json={"grantType": grant, "assertion": encoded})
+        assert 400 <= response.status_code < 500, response.text
+        assert response.headers["content-type"].startswith("application/problem+json")
