@@ -10,15 +10,13 @@ from typing import Any
 
 from qiboconnection.server.config import ServerConfig
 from qiboconnection.server.db import Store
-from qiboconnection.server.errors import ApiProblem, PayloadTooLarge
+from qiboconnection.server.errors import PayloadTooLarge
 from qiboconnection.server.jobs import JobManager
+from qiboconnection.server.routing import PROBLEM, build_http_app
 from qiboconnection.server.security import LoginThrottle, TokenService, hash_api_key, verify_api_key
 from qiboconnection.server.spec import load_spec
 
 logger = logging.getLogger("qiboconnection.server.app")
-
-PROBLEM = "application/problem+json"
-REFRESH_PATH_SUFFIX = "/authorisation-tokens/refresh"
 
 Scope = dict[str, Any]
 
@@ -41,124 +39,23 @@ class QaasApp:
             config.login_failure_limit, config.login_failure_window, config.login_throttle_max_names
         )
         self.jobs = JobManager(self.store, config.workers, config.max_decompressed_bytes)
-        self.user_ids = self._ensure_users()
+        self._ensure_users()
         self._started = False
         self._closed = False
         self._start_lock = threading.Lock()
         spec = load_spec(config.spec_path)
         self._allowed_methods = _method_table(spec)
-        self._http = self._build_connexion(spec)
+        self._http = build_http_app(self, spec)
 
-    def _ensure_users(self) -> dict[str, int]:
-        ids: dict[str, int] = {}
+    def _ensure_users(self) -> None:
+        """Create the configured users, or give existing ones the configured key and role."""
         for spec in self.config.users:
             existing = self.store.user_by_name(spec.username)
             if existing and verify_api_key(spec.api_key, existing["api_key_hash"]):
                 if existing["role"] != spec.role:
                     self.store.set_user_role(existing["id"], spec.role)
-                ids[spec.username] = existing["id"]
                 continue
-            digest = hash_api_key(spec.api_key, self.config.kdf_cost)
-            ids[spec.username] = self.store.upsert_user(spec.username, spec.role, digest)
-        return ids
-
-    def _build_connexion(self, spec: dict[str, Any]) -> Any:
-        from connexion import AsyncApp
-        from connexion.exceptions import ProblemException
-        from connexion.lifecycle import ConnexionResponse
-        from connexion.options import SwaggerUIOptions
-        from connexion.resolver import Resolver
-        from connexion.security import BearerSecurityHandler
-
-        from qiboconnection.server.handlers import Handlers
-
-        handlers = Handlers(self)
-        tokens = self.tokens
-
-        def verify_bearer(token: str, request: Any) -> dict[str, Any]:
-            url = request.url
-            audiences = [f"{url.scheme}://{url.netloc}/api/v1", *self.config.audiences]
-            expected = "refresh" if url.path.endswith(REFRESH_PATH_SUFFIX) else "access"
-            return tokens.verify(token, expected, audiences)
-
-        class Bearer(BearerSecurityHandler):
-            def _resolve_func(self, security_scheme: dict[str, Any]) -> Any:
-                return verify_bearer
-
-        def problem_response(status: int, title: str, detail: str, headers: dict[str, str]) -> Any:
-            body = {"type": "about:blank", "title": title, "status": status, "detail": detail}
-            return ConnexionResponse(
-                status_code=status,
-                mimetype=PROBLEM,
-                content_type=PROBLEM,
-                body=json.dumps(body),
-                headers=headers,
-            )
-
-        def on_api_problem(_request: Any, exc: Exception) -> Any:
-            assert isinstance(exc, ApiProblem)
-            return problem_response(exc.status, exc.title, exc.detail, exc.headers)
-
-        def on_connexion_problem(_request: Any, exc: Exception) -> Any:
-            assert isinstance(exc, ProblemException)
-            detail = exc.detail if isinstance(exc.detail, str) else json.dumps(exc.detail)
-            return problem_response(exc.status, exc.title or "Error", detail or exc.title or "", {})
-
-        def on_overflow(_request: Any, exc: Exception) -> Any:
-            return problem_response(
-                400, "Bad Request", "An integer in the request is outside the 64-bit range.", {}
-            )
-
-        def on_bad_encoding(_request: Any, exc: Exception) -> Any:
-            return problem_response(400, "Bad Request", "The request body is not valid UTF-8.", {})
-
-        def on_bad_unicode(_request: Any, exc: Exception) -> Any:
-            detail = "The request holds text that is not valid Unicode (a lone surrogate escape)."
-            return problem_response(400, "Bad Request", detail, {})
-
-        def on_deep_json(_request: Any, exc: Exception) -> Any:
-            return problem_response(400, "Bad Request", "The request body nests too deeply.", {})
-
-        def on_unexpected(_request: Any, exc: Exception) -> Any:
-            logger.error("unhandled error: %r", exc, exc_info=exc)
-            return problem_response(
-                500, "Internal Server Error", "The server could not complete the request.", {}
-            )
-
-        from connexion.validators import VALIDATOR_MAP, ParameterValidator
-
-        class NamedParameterValidator(ParameterValidator):
-            """Parameter errors that name the parameter, in one line."""
-
-            @staticmethod
-            def validate_parameter(
-                parameter_type: str, value: Any, param: dict[str, Any], param_name: str | None = None
-            ) -> str | None:
-                error = ParameterValidator.validate_parameter(parameter_type, value, param, param_name)
-                if error is None or error.startswith("Missing"):
-                    return error
-                return f"{parameter_type} parameter '{param['name']}': {error.splitlines()[0]}"
-
-        app = AsyncApp(
-            "qiboconnection.server",
-            validator_map={**VALIDATOR_MAP, "parameter": NamedParameterValidator},
-            security_map={"bearer": Bearer},
-            swagger_ui_options=SwaggerUIOptions(serve_spec=False, swagger_ui=False),
-        )
-        app.add_api(
-            spec,
-            resolver=Resolver(handlers.resolve),
-            validate_responses=False,
-            strict_validation=True,
-        )
-        app.add_error_handler(ApiProblem, on_api_problem)
-        app.add_error_handler(ProblemException, on_connexion_problem)
-        app.add_error_handler(OverflowError, on_overflow)
-        app.add_error_handler(UnicodeDecodeError, on_bad_encoding)
-        app.add_error_handler(UnicodeEncodeError, on_bad_unicode)
-        app.add_error_handler(RecursionError, on_deep_json)
-        app.add_error_handler(Exception, on_unexpected)
-        return app
+            self.store.upsert_user(spec.username, spec.role, hash_api_key(spec.api_key, self.config.kdf_cost))
 
     # lifecycle
     def start(self) -> None:
