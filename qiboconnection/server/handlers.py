@@ -30,7 +30,7 @@ from qiboconnection.server.errors import (
     job_not_found,
 )
 from qiboconnection.server.payloads import check_payload, decode_description
-from qiboconnection.server.security import GRANT_TYPE, decode_assertion, verify_api_key
+from qiboconnection.server.security import GRANT_TYPE, decode_assertion, hash_api_key, verify_api_key
 
 if TYPE_CHECKING:
     from qiboconnection.server.app import QaasApp
@@ -175,7 +175,7 @@ class Handlers:
     def __init__(self, app: QaasApp) -> None:
         self._app = app
         self._store = app.store
-        self._dummy_hash: str | None = None
+        self._dummy_hash = hash_api_key(_DUMMY_HASH_KEY, app.config.kdf_cost)
 
     def resolve(self, operation_id: str) -> Callable[..., Any]:
         """Map an ``operationId`` (camelCase) to the method of the same name in snake_case."""
@@ -215,12 +215,8 @@ class Handlers:
         throttle = self._app.throttle
         throttle.check(assertion.username)
         user = self._store.user_by_name(assertion.username)
-        if self._dummy_hash is None and user is None:
-            from qiboconnection.server.security import hash_api_key
-
-            self._dummy_hash = hash_api_key(_DUMMY_HASH_KEY, config.kdf_cost)
         stored = user["api_key_hash"] if user else self._dummy_hash
-        valid = await asyncio.to_thread(verify_api_key, assertion.api_key, stored or "")
+        valid = await asyncio.to_thread(verify_api_key, assertion.api_key, stored)
         if not valid or user is None or (assertion.user_id is not None and assertion.user_id != user["id"]):
             throttle.record_failure(assertion.username)
             logger.info("failed login for username %r", assertion.username)
