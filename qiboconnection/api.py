@@ -18,7 +18,7 @@ from qiboconnection.operations import (
     Request,
     Submission,
     check_device,
-    check_int,
+    check_ids,
     check_wait,
     device_of,
     job_id_of,
@@ -40,22 +40,6 @@ if TYPE_CHECKING:
 __all__ = ["API", "VQA", "ConnectionConfiguration"]
 
 logger = logging.getLogger("qiboconnection.api")
-
-
-_check_int = check_int
-
-
-def _check_ids(values: Any, name: str) -> list[int]:
-    if isinstance(values, str | bytes) or not isinstance(values, Sequence):
-        raise TypeError(f"{name} must be a list of ints, not {type(values).__name__}")
-    return [_check_int(value, f"{name}[{n}]") for n, value in enumerate(values)]
-
-
-def _one_of(id_value: Any, name_value: Any, kind: str) -> None:
-    if id_value is not None and name_value is not None:
-        raise ValueError(f"Give either {kind}_id or {kind}_name, not both")
-    if id_value is None and name_value is None:
-        raise ValueError(f"Give one of {kind}_id or {kind}_name")
 
 
 class API:
@@ -303,7 +287,7 @@ class API:
 
     def select_device_ids(self, device_ids: list[int]) -> None:
         """Select the devices :meth:`execute` uses when given none (one job per device)."""
-        devices = [self._get_device(device_id) for device_id in _check_ids(device_ids, "device_ids")]
+        devices = [self._get_device(device_id) for device_id in check_ids(device_ids, "device_ids")]
         self._selected_devices = devices
         logger.info("Devices selected: %s", ", ".join(str(device.name) for device in devices))
 
@@ -538,7 +522,7 @@ class API:
             DeprecationWarning,
             stacklevel=2,
         )
-        return [self._result_of(self._job_record(job_id)) for job_id in _check_ids(job_ids, "job_ids")]
+        return [self._result_of(self._job_record(job_id)) for job_id in check_ids(job_ids, "job_ids")]
 
     def execute_and_return_results(  # noqa: PLR0917 - signature kept from the released client
         self,
@@ -674,67 +658,39 @@ class API:
         qililab_version: str,
     ) -> int:
         """Store a runcard (admin); returns its id."""
-        from qaas_client.api.runcards import create_runcard
-        from qaas_client.models.runcard_input import RuncardInput
+        from qiboconnection.stored_records import RUNCARD, new_runcard
 
-        from qiboconnection.transport import Retry
-
-        if not isinstance(runcard_dict, dict):
-            raise TypeError("runcard_dict must be a dict")
-        runcard = Runcard(
-            name=name,
-            description=description,
-            runcard=runcard_dict,
-            device_id=_check_int(device_id, "device_id"),
-            user_id=_check_int(user_id, "user_id"),
-            qililab_version=qililab_version,
-        )
-        body = RuncardInput.from_dict(runcard.to_input())
-        reply = self._call(create_runcard, f"save runcard {name!r}", mode=Retry.CONNECT_ONLY, body=body)
-        self._runcard = Runcard.from_record(reply.data)
+        runcard = new_runcard(name, description, runcard_dict, device_id, user_id, qililab_version)
+        self._runcard = RUNCARD.record_of(self._run(RUNCARD.create(runcard)))
         return self._runcard.id  # type: ignore[return-value]
 
     def get_runcard(self, runcard_id: int | None = None, runcard_name: str | None = None) -> Runcard:
         """A runcard by id or by name (admin)."""
-        from qaas_client.api.runcards import get_runcard, get_runcard_by_name
+        from qiboconnection.stored_records import RUNCARD
 
-        _one_of(runcard_id, runcard_name, "runcard")
-        if runcard_id is not None:
-            _check_int(runcard_id, "runcard_id")
-            reply = self._call(get_runcard, f"get runcard {runcard_id}", runcard_id=runcard_id)
-        else:
-            reply = self._call(get_runcard_by_name, f"get runcard {runcard_name!r}", name=runcard_name)
-        return Runcard.from_record(reply.data)
+        return RUNCARD.record_of(self._run(RUNCARD.get(runcard_id, runcard_name)))
 
     def list_runcards(self) -> list[Runcard]:
         """Every runcard (admin)."""
-        from qaas_client.api.runcards import list_runcards
+        from qiboconnection.stored_records import RUNCARD
 
-        return [Runcard.from_record(record) for record in self._pages(list_runcards, "list runcards")]
+        return RUNCARD.records_of(self._pages(*RUNCARD.listing()))
 
     def update_runcard(self, runcard: Runcard) -> Runcard:
         """Replace a stored runcard with ``runcard`` (which must have an id) (admin)."""
-        from qaas_client.api.runcards import update_runcard
-        from qaas_client.models.runcard_input import RuncardInput
+        from qiboconnection.stored_records import RUNCARD
 
-        if not isinstance(runcard, Runcard):
-            raise TypeError("runcard must be a Runcard")
-        if runcard.id is None:
-            raise ValueError("The runcard has no id: save it first, or get it from the service")
-        body = RuncardInput.from_dict(runcard.to_input())
-        reply = self._call(update_runcard, f"update runcard {runcard.id}", runcard_id=runcard.id, body=body)
-        self._runcard = Runcard.from_record(reply.data)
+        self._runcard = RUNCARD.record_of(self._run(RUNCARD.update(runcard)))
         return self._runcard
 
     def delete_runcard(self, runcard_id: int) -> None:
         """Delete a runcard (admin)."""
-        from qaas_client.api.runcards import delete_runcard
+        from qiboconnection.stored_records import RUNCARD
 
-        _check_int(runcard_id, "runcard_id")
-        self._call(delete_runcard, f"delete runcard {runcard_id}", runcard_id=runcard_id)
+        self._run(RUNCARD.delete(runcard_id))
         logger.info("Runcard %s deleted", runcard_id)
 
-    # -- calibrations --------------------------------------------------------------------------------
+    # -- calibrations ---------------------------------------------------------------------------------
 
     def save_calibration(  # noqa: PLR0917 - signature kept from the released client
         self,
@@ -746,77 +702,38 @@ class API:
         qililab_version: str,
     ) -> int:
         """Store a calibration (admin); returns its id."""
-        from qaas_client.api.calibrations import create_calibration
-        from qaas_client.models.calibration_input import CalibrationInput
+        from qiboconnection.stored_records import CALIBRATION, new_calibration
 
-        from qiboconnection.transport import Retry
-
-        if not isinstance(calibration_serialized, str):
-            raise TypeError("calibration_serialized must be a string")
-        calibration = Calibration(
-            name=name,
-            description=description,
-            calibration=calibration_serialized,
-            device_id=_check_int(device_id, "device_id"),
-            user_id=_check_int(user_id, "user_id"),
-            qililab_version=qililab_version,
+        calibration = new_calibration(
+            name, description, calibration_serialized, device_id, user_id, qililab_version
         )
-        body = CalibrationInput.from_dict(calibration.to_input())
-        reply = self._call(
-            create_calibration, f"save calibration {name!r}", mode=Retry.CONNECT_ONLY, body=body
-        )
-        self._calibration = Calibration.from_record(reply.data)
+        self._calibration = CALIBRATION.record_of(self._run(CALIBRATION.create(calibration)))
         return self._calibration.id  # type: ignore[return-value]
 
     def get_calibration(
         self, calibration_id: int | None = None, calibration_name: str | None = None
     ) -> Calibration:
         """A calibration by id or by name (admin)."""
-        from qaas_client.api.calibrations import get_calibration, get_calibration_by_name
+        from qiboconnection.stored_records import CALIBRATION
 
-        _one_of(calibration_id, calibration_name, "calibration")
-        if calibration_id is not None:
-            _check_int(calibration_id, "calibration_id")
-            reply = self._call(
-                get_calibration, f"get calibration {calibration_id}", calibration_id=calibration_id
-            )
-        else:
-            reply = self._call(
-                get_calibration_by_name, f"get calibration {calibration_name!r}", name=calibration_name
-            )
-        return Calibration.from_record(reply.data)
+        return CALIBRATION.record_of(self._run(CALIBRATION.get(calibration_id, calibration_name)))
 
     def list_calibrations(self) -> list[Calibration]:
         """Every calibration (admin)."""
-        from qaas_client.api.calibrations import list_calibrations
+        from qiboconnection.stored_records import CALIBRATION
 
-        return [
-            Calibration.from_record(record) for record in self._pages(list_calibrations, "list calibrations")
-        ]
+        return CALIBRATION.records_of(self._pages(*CALIBRATION.listing()))
 
     def update_calibration(self, calibration: Calibration) -> Calibration:
         """Replace a stored calibration with ``calibration`` (which must have an id) (admin)."""
-        from qaas_client.api.calibrations import update_calibration
-        from qaas_client.models.calibration_input import CalibrationInput
+        from qiboconnection.stored_records import CALIBRATION
 
-        if not isinstance(calibration, Calibration):
-            raise TypeError("calibration must be a Calibration")
-        if calibration.id is None:
-            raise ValueError("The calibration has no id: save it first, or get it from the service")
-        body = CalibrationInput.from_dict(calibration.to_input())
-        reply = self._call(
-            update_calibration,
-            f"update calibration {calibration.id}",
-            calibration_id=calibration.id,
-            body=body,
-        )
-        self._calibration = Calibration.from_record(reply.data)
+        self._calibration = CALIBRATION.record_of(self._run(CALIBRATION.update(calibration)))
         return self._calibration
 
     def delete_calibration(self, calibration_id: int) -> None:
         """Delete a calibration (admin)."""
-        from qaas_client.api.calibrations import delete_calibration
+        from qiboconnection.stored_records import CALIBRATION
 
-        _check_int(calibration_id, "calibration_id")
-        self._call(delete_calibration, f"delete calibration {calibration_id}", calibration_id=calibration_id)
+        self._run(CALIBRATION.delete(calibration_id))
         logger.info("Calibration %s deleted", calibration_id)
