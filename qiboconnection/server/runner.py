@@ -46,7 +46,15 @@ def run_server(
         raise
     bound_port = sock.getsockname()[1]
     server = uvicorn.Server(
-        uvicorn.Config(app, log_level="warning", lifespan="on", access_log=False, timeout_graceful_shutdown=5)
+        # log_config=None: an embedded server leaves the host program's logging configuration alone.
+        uvicorn.Config(
+            app,
+            log_config=None,
+            log_level="warning",
+            lifespan="on",
+            access_log=False,
+            timeout_graceful_shutdown=5,
+        )
     )
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name="qaas-server", daemon=True)
     thread.start()
