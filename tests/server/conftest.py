@@ -8,7 +8,7 @@ from typing import Any
 import httpx
 import pytest
 
-from server.http_support import client_for
+from .http_support import client_for
 
 
 @pytest.fixture

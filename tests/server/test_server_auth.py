@@ -10,7 +10,7 @@ import time
 import httpx
 import jwt
 
-from server.http_support import GRANT_TYPE, assert_problem, assertion, login_response, tokens
+from .http_support import GRANT_TYPE, assert_problem, assertion, login_response, tokens
 
 
 def test_login_returns_signed_access_and_refresh_tokens(qaas_server):

@@ -9,7 +9,7 @@ import json
 import httpx
 import pytest
 
-from server.http_support import BELL_QASM, assert_problem, description, job_body
+from .http_support import BELL_QASM, assert_problem, description, job_body
 
 
 def _post_raw(client, path, content, content_type="application/json"):

@@ -13,7 +13,8 @@ import httpx
 import pytest
 
 from qiboconnection.cli import build_parser, main
-from server.http_support import login_response
+
+from .http_support import login_response
 
 REPO = Path(__file__).resolve().parents[2]
 

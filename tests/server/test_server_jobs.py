@@ -6,11 +6,12 @@ import sqlite3
 
 import jwt
 
-from server.http_support import (
+from .http_support import (
     BELL_QASM,
     assert_problem,
     client_for,
     decode_envelope,
+    description,
     job_body,
     tokens,
     wait_for_job,
@@ -85,8 +86,6 @@ def test_other_job_types_echo_their_payload(clients):
         assert result["echo"] == payload
         assert result["job_type"] == job_type and result["number_shots"] == 7
         assert "no hardware" in result["note"]
-    from server.http_support import description
-
     vqa = job_body(job_type="vqa")
     vqa["description"] = description({"ansatz": "x"}, init_params=[0.1], optimizer_params={"maxiter": 3})
     job = wait_for_job(alice, alice.post("/circuits", json=vqa).json()["job_id"])

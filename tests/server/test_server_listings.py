@@ -6,7 +6,7 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 
 import httpx
 
-from server.http_support import assert_problem, client_for, job_body
+from .http_support import assert_problem, client_for, job_body
 
 
 def _get_like_requests(url, params, headers):
