@@ -19,11 +19,13 @@ from qiboconnection.config import Settings
 from qiboconnection.errors import ConnectionException, JobFailedError, QiboconnectionError
 from qiboconnection.models.devices import Device, Devices
 from qiboconnection.models.jobs import Job, JobData, JobListing
+from qiboconnection.models.runcards import Calibration, Runcard
 from qiboconnection.operations import (
     Request,
     Submission,
     cancel_job_request,
     check_device,
+    check_ids,
     check_wait,
     delete_job_request,
     device_of,
@@ -94,6 +96,9 @@ class AsyncAPI:
         self.show_progress = self._settings.progress
         self._jobs: list[Job] = []
         self._devices: Devices | None = None
+        self._selected_devices: list[Device] | None = None
+        self._runcard: Runcard | None = None
+        self._calibration: Calibration | None = None
 
     @classmethod
     async def login(
@@ -184,6 +189,23 @@ class AsyncAPI:
         return self._jobs
 
     @property
+    def last_job(self) -> Job:
+        """The last job launched in this session."""
+        if not self._jobs:
+            raise IndexError("No job has been launched in this session")
+        return self._jobs[-1]
+
+    @property
+    def last_runcard(self) -> Runcard | None:
+        """The last runcard saved or updated in this session."""
+        return self._runcard
+
+    @property
+    def last_calibration(self) -> Calibration | None:
+        """The last calibration saved or updated in this session."""
+        return self._calibration
+
+    @property
     def user_id(self) -> int:
         """The logged-in user's id (from the access token)."""
         user_id = self._auth.user_id
@@ -227,6 +249,12 @@ class AsyncAPI:
             self._devices = Devices()
         self._devices.add_or_update(device)
         return device
+
+    async def select_device_ids(self, device_ids: list[int]) -> None:
+        """Select the devices :meth:`execute` uses when given none (one job per device)."""
+        self._selected_devices = [
+            await self.get_device(device_id) for device_id in check_ids(device_ids, "device_ids")
+        ]
 
     async def _set_device_status(self, device_id: int, status: str) -> Device:
         reply = await self._run(set_device_status_request(device_id, status))
@@ -272,7 +300,12 @@ class AsyncAPI:
         return job_id
 
     async def _execute(self, *, encoded: tuple[str, str] | None = None, **arguments: Any) -> list[int] | int:
-        submission = plan_submission(encoded=encoded, warn_stacklevel=3, **arguments)
+        submission = plan_submission(
+            encoded=encoded,
+            warn_stacklevel=3,
+            selected_ids=[device.id for device in self._selected_devices or []],
+            **arguments,
+        )
         for target in submission.device_ids:
             await self._usable_device(target, submission.nshots)
         job_ids = [await self._send(submission, target) for target in submission.device_ids]
@@ -476,3 +509,95 @@ class AsyncAPI:
         """Delete a job (admin)."""
         await self._run(delete_job_request(job_id))
         logger.info("Job %s deleted", job_id)
+
+    # -- runcards --------------------------------------------------------------------------------------
+
+    async def save_runcard(  # noqa: PLR0917 - same arguments as API.save_runcard
+        self,
+        name: str,
+        description: str,
+        runcard_dict: dict,
+        device_id: int,
+        user_id: int,
+        qililab_version: str,
+    ) -> int:
+        """Store a runcard (admin); returns its id."""
+        from qiboconnection.stored_records import RUNCARD, new_runcard
+
+        runcard = new_runcard(name, description, runcard_dict, device_id, user_id, qililab_version)
+        self._runcard = RUNCARD.record_of(await self._run(RUNCARD.create(runcard)))
+        return self._runcard.id  # type: ignore[return-value]
+
+    async def get_runcard(self, runcard_id: int | None = None, runcard_name: str | None = None) -> Runcard:
+        """A runcard by id or by name (admin)."""
+        from qiboconnection.stored_records import RUNCARD
+
+        return RUNCARD.record_of(await self._run(RUNCARD.get(runcard_id, runcard_name)))
+
+    async def list_runcards(self) -> list[Runcard]:
+        """Every runcard (admin)."""
+        from qiboconnection.stored_records import RUNCARD
+
+        return RUNCARD.records_of(await self._pages(*RUNCARD.listing()))
+
+    async def update_runcard(self, runcard: Runcard) -> Runcard:
+        """Replace a stored runcard with ``runcard`` (which must have an id) (admin)."""
+        from qiboconnection.stored_records import RUNCARD
+
+        self._runcard = RUNCARD.record_of(await self._run(RUNCARD.update(runcard)))
+        return self._runcard
+
+    async def delete_runcard(self, runcard_id: int) -> None:
+        """Delete a runcard (admin)."""
+        from qiboconnection.stored_records import RUNCARD
+
+        await self._run(RUNCARD.delete(runcard_id))
+        logger.info("Runcard %s deleted", runcard_id)
+
+    # -- calibrations ----------------------------------------------------------------------------------
+
+    async def save_calibration(  # noqa: PLR0917 - same arguments as API.save_calibration
+        self,
+        name: str,
+        description: str,
+        calibration_serialized: str,
+        device_id: int,
+        user_id: int,
+        qililab_version: str,
+    ) -> int:
+        """Store a calibration (admin); returns its id."""
+        from qiboconnection.stored_records import CALIBRATION, new_calibration
+
+        calibration = new_calibration(
+            name, description, calibration_serialized, device_id, user_id, qililab_version
+        )
+        self._calibration = CALIBRATION.record_of(await self._run(CALIBRATION.create(calibration)))
+        return self._calibration.id  # type: ignore[return-value]
+
+    async def get_calibration(
+        self, calibration_id: int | None = None, calibration_name: str | None = None
+    ) -> Calibration:
+        """A calibration by id or by name (admin)."""
+        from qiboconnection.stored_records import CALIBRATION
+
+        return CALIBRATION.record_of(await self._run(CALIBRATION.get(calibration_id, calibration_name)))
+
+    async def list_calibrations(self) -> list[Calibration]:
+        """Every calibration (admin)."""
+        from qiboconnection.stored_records import CALIBRATION
+
+        return CALIBRATION.records_of(await self._pages(*CALIBRATION.listing()))
+
+    async def update_calibration(self, calibration: Calibration) -> Calibration:
+        """Replace a stored calibration with ``calibration`` (which must have an id) (admin)."""
+        from qiboconnection.stored_records import CALIBRATION
+
+        self._calibration = CALIBRATION.record_of(await self._run(CALIBRATION.update(calibration)))
+        return self._calibration
+
+    async def delete_calibration(self, calibration_id: int) -> None:
+        """Delete a calibration (admin)."""
+        from qiboconnection.stored_records import CALIBRATION
+
+        await self._run(CALIBRATION.delete(calibration_id))
+        logger.info("Calibration %s deleted", calibration_id)

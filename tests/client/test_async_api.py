@@ -221,3 +221,64 @@ def test_batch_checks_the_device_and_arguments_first(qaas_server: Any) -> None:
             assert api.jobs == []
 
     asyncio.run(run())
+
+
+def test_admin_members_runcards_calibrations_devices_and_delete(qaas_server: Any) -> None:
+    import uuid
+
+    from qiboconnection.errors import PermissionDeniedError
+    from qiboconnection.models.runcards import Calibration, Runcard
+
+    name = f"async-{uuid.uuid4().hex[:8]}"
+
+    async def run() -> None:
+        async with await login(qaas_server, "admin") as admin, await login(qaas_server, "bob") as bob:
+            runcard_id = await admin.save_runcard(
+                name, "first", {"a": [1, 2]}, SIMULATOR, admin.user_id, "0.27"
+            )
+            assert admin.last_runcard.id == runcard_id
+            fetched = await admin.get_runcard(runcard_name=name)
+            assert isinstance(fetched, Runcard) and fetched.runcard == {"a": [1, 2]}
+            fetched.description = "second"
+            assert (await admin.update_runcard(fetched)).description == "second"
+            assert runcard_id in [runcard.id for runcard in await admin.list_runcards()]
+            with pytest.raises(PermissionDeniedError):
+                await bob.get_runcard(runcard_id=runcard_id)
+            with pytest.raises(ValueError, match="not both"):
+                await admin.get_runcard(runcard_id=runcard_id, runcard_name=name)
+            await admin.delete_runcard(runcard_id)
+            with pytest.raises(NotFoundError):
+                await admin.get_runcard(runcard_id=runcard_id)
+
+            calibration_id = await admin.save_calibration(
+                name, "cal", "q0: 5e9", SIMULATOR, admin.user_id, "0.27"
+            )
+            calibration = await admin.get_calibration(calibration_id=calibration_id)
+            assert isinstance(calibration, Calibration) and calibration.calibration == "q0: 5e9"
+            calibration.calibration = "q0: 6e9"
+            await admin.update_calibration(calibration)
+            assert (await admin.get_calibration(calibration_name=name)).calibration == "q0: 6e9"
+            assert calibration_id in [item.id for item in await admin.list_calibrations()]
+            await admin.delete_calibration(calibration_id)
+            with pytest.raises(NotFoundError):
+                await admin.get_calibration(calibration_id=calibration_id)
+
+            galadriel = qaas_server.devices["maintenance"]
+            with pytest.raises(PermissionDeniedError):
+                await bob.set_device_to_online(galadriel)
+            try:
+                assert (await admin.set_device_to_online(galadriel)).status == "online"
+            finally:
+                assert (await admin.set_device_to_maintenance(galadriel)).status == "maintenance"
+
+            await bob.select_device_ids([SIMULATOR])
+            job_id = await bob.execute(circuit=flip(), nshots=2)
+            assert job_id == [bob.last_job.id]
+            with pytest.raises(PermissionDeniedError):
+                await bob.delete_job(job_id[0])
+            await bob.wait(job_id, timeout=30, interval=0)
+            await admin.delete_job(job_id[0])
+            with pytest.raises(NotFoundError):
+                await bob.get_job(job_id[0])
+
+    asyncio.run(run())
