@@ -4,6 +4,11 @@ A circuit job's result is a list with one entry per submitted circuit; each entr
 :class:`QaaSCircuitResult`, which offers qibo-style accessors (``frequencies()``, ``probabilities()``,
 ``samples()``, ``state()``) and still behaves as the raw dict (``result["counts"]``, ``keys()``,
 ``to_dict()``). Other job types decode to their payloads as sent by the service.
+
+Large tables (a simulator's ``final_state`` and probabilities over 2^n basis states) are not turned into
+millions of Python objects up front: the result keeps the payload bytes, ``state()`` and
+``probabilities()`` read them straight into numpy arrays, and the first dict-style access (indexing,
+``keys()``, ``items()``, ``==``, ``to_dict()``, ``json.dumps``...) builds the plain dict entries.
 """
 
 from __future__ import annotations
@@ -12,7 +17,16 @@ from collections import Counter
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from qiboconnection.serialization import DEFAULT_MAX_BYTES, decode_envelope
+import orjson
+
+from qiboconnection.serialization import (
+    DEFAULT_MAX_BYTES,
+    envelope_payload,
+    find_tables,
+    parse_complex_table,
+    parse_number_table,
+    parse_payload,
+)
 
 if TYPE_CHECKING:
     import numpy as np
@@ -32,18 +46,60 @@ class QaaSCircuitResult(dict[str, Any]):
     ``final_state_probabilities`` are basis-state indices (bitstrings are accepted too).
     """
 
-    __slots__ = ("_nqubits",)
+    __slots__ = ("_nqubits", "_order", "_source", "_tables")
 
-    def __init__(self, data: Mapping[str, Any]) -> None:
-        super().__init__(data)
+    def __init__(
+        self,
+        data: Mapping[str, Any],
+        *,
+        source: bytes | bytearray | None = None,
+        tables: Mapping[str, tuple[int, int]] | None = None,
+    ) -> None:
+        super().__init__({key: value for key, value in data.items() if not tables or key not in tables})
         self._nqubits: int | None = None
+        # Tables still held as JSON in ``source`` (key -> byte span), and the service's key order.
+        self._tables: dict[str, tuple[int, int]] = dict(tables or {})
+        self._source = source if self._tables else None
+        self._order: list[str] = list(data) if self._tables else []
+
+    def _materialize(self) -> None:
+        """Turn the tables still held as JSON into plain dict entries, in the service's key order."""
+        tables = getattr(self, "_tables", None)
+        if not tables:
+            return
+        source = memoryview(self._source)  # type: ignore[arg-type]
+        parsed = {key: orjson.loads(source[start:end]) for key, (start, end) in tables.items()}
+        ordered = {key: parsed[key] if key in parsed else dict.__getitem__(self, key) for key in self._order}
+        dict.clear(self)
+        dict.update(self, ordered)
+        self._tables, self._source, self._order = {}, None, []
+
+    def _field(self, key: str) -> Any:
+        """A field already decoded (None for a table still held as JSON), without decoding the others."""
+        return dict.get(self, key)
+
+    def _segment(self, key: str) -> Any:
+        import numpy as np
+
+        start, end = self._tables[key]
+        return np.frombuffer(self._source, dtype=np.uint8, count=end - start, offset=start)  # type: ignore[arg-type]
+
+    def _table_size(self, key: str) -> int | None:
+        if key in self._tables:
+            import numpy as np
+
+            quotes = int(np.count_nonzero(self._segment(key) == ord('"')))
+            return quotes // (4 if key == "final_state" else 2)
+        table = self._field(key)
+        return len(table) if isinstance(table, Mapping) else None
 
     def to_dict(self) -> dict[str, Any]:
         """The result as the service sent it, as a plain dict."""
+        self._materialize()
         return dict(self)
 
     def __repr__(self) -> str:
-        counts = self.get("counts")
+        counts = self._field("counts")
         shown = dict(counts) if isinstance(counts, Mapping) and len(counts) <= 8 else "..."
         return f"QaaSCircuitResult(nqubits={self.nqubits}, nshots={self.nshots}, counts={shown})"
 
@@ -58,27 +114,27 @@ class QaaSCircuitResult(dict[str, Any]):
 
     def _infer_nqubits(self) -> int | None:
         for key in ("counts", "probabilities"):
-            table = self.get(key)
+            table = self._field(key)
             if isinstance(table, Mapping) and table:
                 first = next(iter(table))
                 if isinstance(first, str) and _is_bitstring(first):
                     return len(first)
-        samples = self.get("samples")
+        samples = self._field("samples")
         if isinstance(samples, list) and samples and isinstance(samples[0], list):
             return len(samples[0])
         for key in ("final_state", "final_state_probabilities"):
-            table = self.get(key)
-            if isinstance(table, Mapping) and table:
-                return max(len(table) - 1, 1).bit_length()
+            size = self._table_size(key)
+            if size:
+                return max(size - 1, 1).bit_length()
         return None
 
     @property
     def nshots(self) -> int | None:
         """Number of shots, from the counts or samples."""
-        counts = self.get("counts")
+        counts = self._field("counts")
         if isinstance(counts, Mapping):
             return int(sum(counts.values()))
-        samples = self.get("samples")
+        samples = self._field("samples")
         return len(samples) if isinstance(samples, list) else None
 
     def plot(self, *, ax: Any = None, title: str | None = None) -> Any:
@@ -91,11 +147,11 @@ class QaaSCircuitResult(dict[str, Any]):
 
     def frequencies(self, binary: bool = True) -> Counter[Any]:
         """Counts per outcome: bitstring keys (``binary=True``) or integer keys (qubit 0 most significant)."""
-        counts = self.get("counts")
+        counts = self._field("counts")
         if isinstance(counts, Mapping):
             table = Counter({str(key): int(value) for key, value in counts.items()})
-        elif isinstance(self.get("samples"), list):
-            table = Counter("".join(str(int(bit)) for bit in row) for row in self["samples"])
+        elif isinstance(self._field("samples"), list):
+            table = Counter("".join(str(int(bit)) for bit in row) for row in self._field("samples"))
         else:
             raise KeyError("this result has neither 'counts' nor 'samples'")
         if binary:
@@ -106,6 +162,14 @@ class QaaSCircuitResult(dict[str, Any]):
         """Probabilities of every basis state, ordered by index (qubit 0 most significant)."""
         import numpy as np
 
+        if "probabilities" in self._tables:
+            parsed = parse_number_table(self._segment("probabilities"))
+            if parsed is not None:
+                keys, values = parsed
+                nqubits = self.nqubits or max(len(values) - 1, 1).bit_length()
+                out = np.zeros(1 << nqubits, dtype=np.float64)
+                out[keys.indices(nqubits)] = values
+                return out
         table = self.probabilities_dict()
         nqubits = self.nqubits or max(len(table) - 1, 1).bit_length()
         out = np.zeros(1 << nqubits, dtype=np.float64)
@@ -126,7 +190,7 @@ class QaaSCircuitResult(dict[str, Any]):
         """Shots as an integer array of shape ``(nshots, nqubits)`` (or outcome indices if not ``binary``)."""
         import numpy as np
 
-        rows = self.get("samples")
+        rows = self._field("samples")
         if isinstance(rows, list):
             array = np.asarray(rows, dtype=np.int64)
             if rows and array.ndim == 1:
@@ -148,6 +212,21 @@ class QaaSCircuitResult(dict[str, Any]):
         """Final state vector (simulators only), ordered by basis index."""
         import numpy as np
 
+        if "final_state" in self._tables:
+            parsed = parse_complex_table(self._segment("final_state"))
+            if parsed is not None:
+                keys, values = parsed
+                size = len(values)
+                nqubits = max(self.nqubits or 0, max(size - 1, 1).bit_length())
+                head = slice(0, 64)
+                binary = nqubits > 1 and bool(
+                    np.all((keys.lengths[head] == nqubits) & keys.bits[head]) and size
+                )
+                indices = keys.indices(nqubits if binary else None)
+                dimension = max(1 << nqubits, int(indices.max()) + 1 if size else 1)
+                out = np.zeros(dimension, dtype=np.complex128)
+                out[indices] = values
+                return out
         table = self.get("final_state")
         if not isinstance(table, Mapping):
             raise KeyError("this result has no 'final_state' (only simulators return one)")
@@ -192,13 +271,99 @@ def _to_complex(value: Any) -> complex:
     return complex(value)
 
 
+def _materializing(name: str) -> Any:
+    base = getattr(dict, name)
+
+    def method(self: QaaSCircuitResult, *args: Any, **kwargs: Any) -> Any:
+        if getattr(self, "_tables", None):
+            self._materialize()
+        return base(self, *args, **kwargs)
+
+    method.__name__ = name
+    method.__qualname__ = f"QaaSCircuitResult.{name}"
+    method.__doc__ = base.__doc__
+    return method
+
+
+# Every dict operation reachable from Python sees the whole result (overriding __iter__ also makes
+# dict(result) and {**result} go through keys() and __getitem__).
+for _name in (
+    "__getitem__",
+    "__contains__",
+    "__len__",
+    "__iter__",
+    "__reversed__",
+    "__eq__",
+    "__ne__",
+    "__or__",
+    "__ror__",
+    "__ior__",
+    "__setitem__",
+    "__delitem__",
+    "__reduce_ex__",
+    "get",
+    "keys",
+    "values",
+    "items",
+    "copy",
+    "pop",
+    "popitem",
+    "setdefault",
+    "update",
+    "clear",
+):
+    setattr(QaaSCircuitResult, _name, _materializing(_name))
+QaaSCircuitResult.__hash__ = None  # type: ignore[assignment]
+
+
+def _lazy_entries(raw: bytes | bytearray) -> list[Any] | None:
+    """Circuit result entries whose large tables stay in ``raw``; None when there are none to keep."""
+    spans = find_tables(raw)
+    if not spans:
+        return None
+    pieces, cursor = [], 0
+    for number, (_, start, end) in enumerate(spans):
+        pieces += [bytes(raw[cursor:start]), b'"\\u0000table-%d"' % number]
+        cursor = end
+    pieces.append(bytes(raw[cursor:]))
+    try:
+        skeleton = orjson.loads(b"".join(pieces))
+    except orjson.JSONDecodeError:
+        return None
+    entries = skeleton if isinstance(skeleton, list) else [skeleton]
+    found: dict[int, tuple[int, str]] = {}
+    for index, entry in enumerate(entries):
+        if not isinstance(entry, dict):
+            continue
+        for key, value in entry.items():
+            if isinstance(value, str) and value.startswith("\x00table-"):
+                found[int(value[7:])] = (index, key)
+    if sorted(found) != list(range(len(spans))) or any(
+        found[number][1] != key for number, (key, _, _) in enumerate(spans)
+    ):
+        return None
+    tables: dict[int, dict[str, tuple[int, int]]] = {}
+    for number, (key, start, end) in enumerate(spans):
+        tables.setdefault(found[number][0], {})[key] = (start, end)
+    return [
+        QaaSCircuitResult(entry, source=raw, tables=tables.get(index)) if isinstance(entry, dict) else entry
+        for index, entry in enumerate(entries)
+    ]
+
+
 def decode_job_result(
     result: str | None, job_type: str | None, *, job_id: int | None = None, max_bytes: int = DEFAULT_MAX_BYTES
 ) -> Any:
     """Decode a job's ``result`` string: circuit results become :class:`QaaSCircuitResult` objects."""
     if result is None:
         return None
-    payload = decode_envelope(result, max_bytes=max_bytes, job_id=job_id, allow_legacy=True)
+    raw = envelope_payload(result, max_bytes=max_bytes, job_id=job_id, allow_legacy=True)
+    if job_type == "circuit":
+        lazy = _lazy_entries(raw)
+        if lazy is not None:
+            return lazy
+    payload = parse_payload(raw, job_id)
+    del raw
     if job_type == "circuit":
         if isinstance(payload, Mapping):
             return [QaaSCircuitResult(payload)]

@@ -92,3 +92,92 @@ def test_decode_job_result_by_type() -> None:
     single = decode_job_result(encode_envelope(BELL), "circuit")
     assert isinstance(single, list)
     assert single[0]["counts"] == BELL["counts"]
+
+
+def _lazy(entry: dict) -> QaaSCircuitResult:
+    """A result decoded from the wire, with its large tables still held as JSON."""
+    from qiboconnection.serialization import LAZY_TABLE_BYTES
+
+    decoded = decode_job_result(encode_envelope([entry]), "circuit", job_id=3)[0]
+    assert decoded._tables or len(json.dumps(entry)) < LAZY_TABLE_BYTES
+    return decoded
+
+
+def _same_bits(a: np.ndarray, b: np.ndarray) -> bool:
+    return a.shape == b.shape and bool(np.array_equal(a.view(np.int64), b.view(np.int64)))
+
+
+EDGE_LITERALS = ["0j", "-0j", "(1e-05-2.5e-07j)", "(-0-0j)", "(-0+0j)", "(0.5-0j)", "1j", "-2.5e-300j"]
+
+
+def test_large_state_fast_path_matches_complex_exactly() -> None:
+    rng = np.random.default_rng(11)
+    size = 1 << 16
+    scale = np.exp(rng.normal(size=(size, 2)) * 40)
+    parts = rng.normal(size=(size, 2)) * scale
+    literals = [str(complex(re, im)) for re, im in parts.tolist()]
+    literals[: len(EDGE_LITERALS)] = EDGE_LITERALS
+    literals[100:110] = [str(complex(0.0, x)) for x in rng.normal(size=10).tolist()]
+    entry = {
+        "counts": {"0" * 16: 1},
+        "final_state": {str(i): text for i, text in enumerate(literals)},
+        "final_state_probabilities": {str(i): float(p) for i, p in enumerate(rng.random(size).tolist())},
+    }
+    result = _lazy(entry)
+    assert result._tables
+    expected = np.array([complex(text) for text in literals], dtype=np.complex128)
+    assert _same_bits(result.state(), expected)
+    assert result.to_dict() == entry
+    assert list(result) == list(entry)
+
+
+def test_large_tables_with_nan_and_odd_spellings_fall_back_exactly() -> None:
+    size = 1 << 16
+    odd = ["(nan+infj)", "(-inf-nanj)", "(1E5+2j)", "( 1+2j )", "+1j", ".5j", "5"]
+    literals = [*odd, *[f"({i}e-3+{i}j)" for i in range(size - len(odd))]]
+    result = _lazy({"final_state": {str(i): text for i, text in enumerate(literals)}})
+    decoded = result.state()
+    np.testing.assert_array_equal(decoded, np.array([complex(text) for text in literals]))
+
+
+def test_large_state_with_garbage_is_refused_clearly() -> None:
+    size = 1 << 16
+    literals = ["(0.5+0.5j)"] * size
+    literals[77] = "(1+2j"
+    result = _lazy({"final_state": {str(i): text for i, text in enumerate(literals)}})
+    with pytest.raises(ValueError, match="malformed"):
+        result.state()
+
+
+def test_large_probabilities_with_bitstring_keys() -> None:
+    nqubits = 16
+    rng = np.random.default_rng(5)
+    values = rng.random(1 << nqubits)
+    order = rng.permutation(1 << nqubits)
+    table = {format(int(i), f"0{nqubits}b"): float(values[i]) for i in order}
+    result = _lazy({"counts": {"0" * nqubits: 3}, "probabilities": table})
+    assert result._tables
+    assert _same_bits(result.probabilities(), values)
+    assert result.nqubits == nqubits
+    assert result.frequencies() == Counter({"0" * nqubits: 3})
+    assert result["probabilities"] == table
+    assert not result._tables
+
+
+def test_lazy_result_behaves_as_the_plain_dict() -> None:
+    size = 1 << 15
+    entry = {
+        "counts": {"00": 1},
+        "final_state": {str(i): "(0.25+0j)" for i in range(size)},
+        "samples": [[0, 0]],
+    }
+    for probe in (
+        lambda r: r == entry,
+        lambda r: dict(r) == entry,
+        lambda r: json.loads(json.dumps(r)) == entry,
+        lambda r: len(r) == 3 and "final_state" in r,
+        lambda r: {**r} == entry,
+        lambda r: r.get("final_state") == entry["final_state"],
+        lambda r: sorted(r.keys()) == sorted(entry),
+    ):
+        assert probe(_lazy(entry))
