@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -31,6 +32,8 @@ __all__ = [
     "EXIT_USAGE",
     "OneLineErrorParser",
 ]
+
+logger = logging.getLogger("qiboconnection.cli")
 
 EXIT_OK = 0
 EXIT_REMOTE = 1
@@ -139,6 +142,13 @@ def _guarded(command: Callable[[argparse.Namespace], int]) -> Callable[[argparse
             return EXIT_USAGE
         except ImportError as error:
             _note(f"error: {error}")
+            return EXIT_REMOTE
+        except OSError as error:
+            _note(f"error: {error}")
+            return EXIT_REMOTE
+        except Exception as error:
+            logger.debug("Unexpected failure", exc_info=True)
+            _note(f"error: unexpected {type(error).__name__}: {error}")
             return EXIT_REMOTE
 
     return run
@@ -299,6 +309,48 @@ def _login(args: argparse.Namespace) -> int:
     saved = save_account(username, api_key, url=url, name=args.name, overwrite=args.overwrite)
     where = f" at {saved.url}" if saved.url else ""
     _note(f"Saved account {saved.name!r} for {saved.username}{where} in {accounts_path()}")
+    return EXIT_OK
+
+
+# -- accounts --------------------------------------------------------------------------------------------
+
+
+def _add_accounts(subparsers: argparse._SubParsersAction) -> None:
+    parser = _add(
+        subparsers,
+        "accounts",
+        "list saved accounts",
+        "List the saved accounts (name, username, URL; never the API key).",
+    )
+    parser.add_argument("--json", action="store_true", help="print JSON for scripts instead of a table")
+    parser.set_defaults(run=_guarded(_accounts))
+
+
+def _accounts(args: argparse.Namespace) -> int:
+    from qiboconnection.accounts import list_accounts
+
+    accounts = list_accounts()
+    if args.json:
+        _json(accounts)
+    else:
+        _out(_table(accounts, ["name", "username", "url"]))
+    return EXIT_OK
+
+
+def _add_logout(subparsers: argparse._SubParsersAction) -> None:
+    parser = _add(subparsers, "logout", "forget a saved account", "Delete a saved account and its API key.")
+    parser.add_argument("--name", default="default", help="account name (default: %(default)s)")
+    parser.set_defaults(run=_guarded(_logout))
+
+
+def _logout(args: argparse.Namespace) -> int:
+    from qiboconnection.accounts import AccountNotFoundError, delete_account
+
+    try:
+        delete_account(args.name)
+    except AccountNotFoundError as error:
+        raise CommandError(str(error), EXIT_NOT_FOUND) from None
+    _note(f"Forgot account {args.name!r}")
     return EXIT_OK
 
 
@@ -541,6 +593,8 @@ def _cancel(args: argparse.Namespace) -> int:
 
 COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
     _add_login,
+    _add_accounts,
+    _add_logout,
     _add_devices,
     _add_submit,
     _add_jobs,

@@ -132,8 +132,18 @@ def test_login_submit_wait_read_and_plot(cli: Cli, qaas_server: Any, tmp_path: P
     assert cancelled.returncode == EXIT_REMOTE
     assert "can no longer be cancelled" in one_line_error(cancelled)
 
-    assert all(alice.api_key not in text for text in cli.transcript)
+    listed_accounts = json.loads(cli("accounts", "--json").stdout)
+    assert listed_accounts == [{"name": "default", "username": "alice", "url": qaas_server.url}]
+    assert "alice" in cli("accounts").stdout
     assert alice.api_key not in json.dumps(saved_accounts(tmp_path))
+    assert cli("logout").returncode == EXIT_OK
+    assert saved_accounts(tmp_path) == []
+    gone = cli("logout")
+    assert gone.returncode == EXIT_NOT_FOUND
+    assert "No saved account named 'default'" in one_line_error(gone)
+    assert cli("devices").returncode == EXIT_AUTH
+
+    assert all(alice.api_key not in text for text in cli.transcript)
 
 
 def saved_accounts(tmp_path: Path) -> Any:
@@ -196,7 +206,18 @@ def test_help_documents_exit_codes(cli: Cli) -> None:
     assert top.returncode == EXIT_OK
     for line in ("0    success", "3    authentication error", "5    timed out", "130  interrupted"):
         assert line in top.stdout
-    for command in ("login", "devices", "submit", "jobs", "job", "result", "cancel", "serve"):
+    for command in (
+        "login",
+        "accounts",
+        "logout",
+        "devices",
+        "submit",
+        "jobs",
+        "job",
+        "result",
+        "cancel",
+        "serve",
+    ):
         assert command in top.stdout
     sub = cli("submit", "--help")
     assert sub.returncode == EXIT_OK
