@@ -197,8 +197,6 @@ def test_usage_errors_are_one_line_with_exit_codes(cli: Cli, qaas_server: Any, t
     offline = cli("submit", "bell.qasm", "-d", str(qaas_server.devices["offline"]), "-n", "3", extra_env=env)
     assert offline.returncode == EXIT_REMOTE
     assert "is offline, not online" in one_line_error(offline)
-    no_device = cli("submit", "bell.qasm", "-d", "987654", "-n", "3", extra_env=env)
-    assert no_device.returncode == EXIT_NOT_FOUND
 
 
 def test_help_documents_exit_codes(cli: Cli) -> None:
