@@ -53,6 +53,9 @@ __all__ = ["AsyncAPI"]
 
 logger = logging.getLogger("qiboconnection.async_api")
 
+#: Job records fetched at once in each polling round of :meth:`AsyncAPI.wait`.
+ROUND_CONCURRENCY = 10
+
 
 class AsyncAPI:
     """An asynchronous session with the Quantum-as-a-Service.
@@ -403,7 +406,7 @@ class AsyncAPI:
         self, job_ids: Sequence[int | AsyncRemoteJob], timeout: float | None = 3600, interval: float = 60
     ) -> list[JobData]:
         """Wait until every job is final; return them in order. Each round fetches the unfinished jobs
-        concurrently. ``interval`` 0 polls as often as the polling floor allows; ``timeout`` None waits for ever.
+        concurrently (up to :data:`ROUND_CONCURRENCY` at a time). ``interval`` 0 polls as often as the polling floor allows; ``timeout`` None waits for ever.
 
         Raises:
             JobTimeoutError: (a ``TimeoutError``) some jobs were not final after ``timeout`` seconds.
@@ -414,9 +417,14 @@ class AsyncAPI:
 
         ids = job_ids_of(job_ids)
         limit, pause = check_wait(timeout, interval, allow_no_timeout=True)
+        gate = asyncio.Semaphore(ROUND_CONCURRENCY)
+
+        async def fetch(job_id: int) -> dict[str, Any]:
+            async with gate:
+                return await self._job_record(job_id)
 
         async def round_(pending: list[int]) -> dict[int, Any]:
-            records = await asyncio.gather(*(self._job_record(job_id) for job_id in pending))
+            records = await asyncio.gather(*(fetch(job_id) for job_id in pending))
             return dict(zip(pending, records, strict=True))
 
         records = await async_wait_rounds(
