@@ -180,7 +180,8 @@ def save_account(
     accounts = _read(path)
     if name in accounts and not overwrite:
         raise AccountExistsError(
-            f"An account named {name!r} is already saved; pass overwrite=True (CLI: --overwrite) to replace it"
+            f"An account named {name!r} is already saved; "
+            "pass overwrite=True (CLI: --overwrite) to replace it"
         )
     accounts[name] = {"username": username, "api_key": api_key, "url": url}
     _write(path, accounts)

@@ -569,7 +569,7 @@ class API:
     def wait(
         self, job_ids: Sequence[int | RemoteJob], timeout: float | None = 3600, interval: float = 60
     ) -> list[JobData]:
-        """Wait until every job (ids or handles) reaches a final status; return them in order (failed ones too).
+        """Wait until every job (ids or handles) is final; return them in order, failed ones included.
 
         Polling starts fast and slows down to one round every ``interval`` seconds (0: as often as the
         polling floor allows); each round asks only about jobs not yet final. ``timeout=None`` waits for ever.

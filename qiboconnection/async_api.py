@@ -112,8 +112,10 @@ class AsyncAPI:
         account: str | None = None,
         settings: Settings | None = None,
     ) -> AsyncAPI:
-        """Log in and return the session; without credentials, like :meth:`API.login <qiboconnection.api.API.login>`
-        (environment, then the saved account ``default``).
+        """Log in and return the session.
+
+        Without credentials, like :meth:`API.login <qiboconnection.api.API.login>`: the environment,
+        then the saved account ``default``.
 
         Raises:
             AuthenticationError: the credentials were refused.
@@ -326,7 +328,7 @@ class AsyncAPI:
         name: str = "-",
         summary: str = "-",
     ) -> list[int] | int:
-        """Send one program; the job id when ``device_id`` is given, else the list of ids (see ``API.execute``)."""
+        """Send one program: the job id when ``device_id`` is given, else the list (see ``API.execute``)."""
         return await self._execute(
             circuit=circuit,
             qprogram=qprogram,
@@ -378,7 +380,7 @@ class AsyncAPI:
     async def submit_qasm(
         self, qasm: str, device_id: int, nshots: int = 10, name: str = "-", summary: str = "-"
     ) -> AsyncRemoteJob:
-        """Send an OpenQASM 2.0 program as given (after checking that qibo can read it); returns its handle."""
+        """Send an OpenQASM 2.0 program as given (once qibo can read it); returns its handle."""
         from qiboconnection.remote_job import AsyncRemoteJob
 
         job_id = await self._execute(
@@ -405,8 +407,10 @@ class AsyncAPI:
     async def wait(
         self, job_ids: Sequence[int | AsyncRemoteJob], timeout: float | None = 3600, interval: float = 60
     ) -> list[JobData]:
-        """Wait until every job is final; return them in order. Each round fetches the unfinished jobs
-        concurrently (up to :data:`ROUND_CONCURRENCY` at a time). ``interval`` 0 polls as often as the polling floor allows; ``timeout`` None waits for ever.
+        """Wait until every job is final; return them in order.
+
+        Each round fetches the unfinished jobs concurrently (up to :data:`ROUND_CONCURRENCY` at a time).
+        ``interval`` 0 polls as often as the polling floor allows; ``timeout`` None waits for ever.
 
         Raises:
             JobTimeoutError: (a ``TimeoutError``) some jobs were not final after ``timeout`` seconds.
@@ -434,7 +438,8 @@ class AsyncAPI:
             interval=pause,
             progress=Progress(sys.stderr, enabled=self.show_progress),
         )
-        return [JobData(records[job_id], max_result_bytes=self._settings.max_result_bytes) for job_id in ids]  # type: ignore[arg-type]
+        limit_bytes = self._settings.max_result_bytes
+        return [JobData(records[job_id], max_result_bytes=limit_bytes) for job_id in ids]  # type: ignore[arg-type]
 
     async def execute_and_return_results(  # noqa: PLR0917 - same arguments as API.execute_and_return_results
         self,
@@ -482,7 +487,7 @@ class AsyncAPI:
         timeout: float | None = None,
         interval: float = 1.0,
     ) -> list[BatchOutcome]:
-        """Run many circuits, one job each; one :class:`~qiboconnection.batch.BatchOutcome` per circuit, in order.
+        """Run many circuits, one job each; one :class:`~qiboconnection.batch.BatchOutcome` each, in order.
 
         At most ``max_parallel`` requests are in flight (a semaphore); waiting goes in rounds that fetch
         the unfinished jobs concurrently. A circuit's failure (submission, job error, cancellation,

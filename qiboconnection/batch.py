@@ -205,7 +205,7 @@ async def run_async(
     timeout: float | None,
     interval: float,
 ) -> list[BatchOutcome]:
-    """The asynchronous batch: tasks bounded by a semaphore of ``max_parallel``, for submissions and rounds."""
+    """The asynchronous batch: submissions and rounds bounded by a semaphore of ``max_parallel``."""
     from qiboconnection.polling import Progress, async_wait_rounds
 
     limit = check_batch(

@@ -78,7 +78,7 @@ def check_timeout(timeout: Any) -> float:
 
 
 def check_wait(timeout: Any, interval: Any, *, allow_no_timeout: bool = False) -> tuple[float, float]:
-    """Validate a wait: ``timeout`` > 0 (or None when allowed); ``interval`` >= 0 (0 polls as fast as allowed)."""
+    """Validate a wait: ``timeout`` > 0 (or None when allowed), ``interval`` >= 0 (0: poll at the floor)."""
     if timeout is None and allow_no_timeout:
         limit = math.inf
     elif not _is_number(timeout) or timeout <= 0:

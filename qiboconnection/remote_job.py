@@ -98,7 +98,7 @@ class RemoteJob(_JobState):
 
     @property
     def queue_position(self) -> int | None:
-        """The job's place in its device's queue (fetched when nothing is known yet, else the last one seen)."""
+        """The job's place in its device's queue (the last one seen; fetched if none was)."""
         if self._data is None:
             self.refresh()
         value = getattr(self._data, "queue_position", None)
@@ -133,7 +133,7 @@ class RemoteJob(_JobState):
 
 
 class AsyncRemoteJob(_JobState):
-    """A job submitted through :class:`~qiboconnection.async_api.AsyncAPI`; its service calls are coroutines."""
+    """A job submitted through :class:`~qiboconnection.async_api.AsyncAPI` (service calls are coroutines)."""
 
     def __init__(
         self, api: AsyncAPI, job_id: int, *, device_id: int | None = None, job_type: str | None = None
@@ -166,7 +166,7 @@ class AsyncRemoteJob(_JobState):
         return self._data
 
     async def result(self, timeout: float | None = None, interval: float = DEFAULT_INTERVAL) -> Any:
-        """The decoded result, waiting for it if needed (JobFailedError when the job failed or was cancelled)."""
+        """The decoded result, waiting if needed (JobFailedError when the job failed or was cancelled)."""
         check_wait(timeout, interval, allow_no_timeout=True)
         return result_of_job(await self.wait(timeout=timeout, interval=interval))
 
