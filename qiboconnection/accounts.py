@@ -18,7 +18,7 @@ import logging
 import os
 import stat
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -160,6 +160,27 @@ def _write(path: Path, accounts: Mapping[str, Mapping[str, Any]]) -> None:
         raise
 
 
+@contextlib.contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    """Hold an exclusive lock on the accounts directory while reading and rewriting the file.
+
+    Two processes saving accounts at once then each see the other's change instead of overwriting it.
+    Where ``fcntl`` does not exist (Windows) the update runs unlocked.
+    """
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    try:
+        import fcntl
+    except ImportError:
+        yield
+        return
+    handle = os.open(path.parent / ".accounts.lock", os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(handle)
+
+
 def save_account(
     username: str, api_key: str, url: str | None = None, name: str = DEFAULT_ACCOUNT, overwrite: bool = False
 ) -> SavedAccount:
@@ -177,14 +198,15 @@ def save_account(
         raise ValueError("api_key must be a non-empty string")
     url = _check_url(url)
     path = accounts_path()
-    accounts = _read(path)
-    if name in accounts and not overwrite:
-        raise AccountExistsError(
-            f"An account named {name!r} is already saved; "
-            "pass overwrite=True (CLI: --overwrite) to replace it"
-        )
-    accounts[name] = {"username": username, "api_key": api_key, "url": url}
-    _write(path, accounts)
+    with _locked(path):
+        accounts = _read(path)
+        if name in accounts and not overwrite:
+            raise AccountExistsError(
+                f"An account named {name!r} is already saved; "
+                "pass overwrite=True (CLI: --overwrite) to replace it"
+            )
+        accounts[name] = {"username": username, "api_key": api_key, "url": url}
+        _write(path, accounts)
     logger.info("Saved account %r for user %r", name, username)
     return SavedAccount(name=name, username=username, api_key=api_key, url=url)
 
@@ -214,11 +236,12 @@ def delete_account(name: str) -> None:
     """Forget the saved account ``name`` (AccountNotFoundError when there is none)."""
     _check_name(name)
     path = accounts_path()
-    accounts = _read(path)
-    if name not in accounts:
-        raise AccountNotFoundError(f"No saved account named {name!r} (in {path})")
-    del accounts[name]
-    _write(path, accounts)
+    with _locked(path):
+        accounts = _read(path)
+        if name not in accounts:
+            raise AccountNotFoundError(f"No saved account named {name!r} (in {path})")
+        del accounts[name]
+        _write(path, accounts)
     logger.info("Deleted saved account %r", name)
 
 

@@ -152,6 +152,10 @@ class AsyncAPI:
         """Close the HTTP connections."""
         await self._client.get_async_httpx_client().aclose()
 
+    async def close(self) -> None:
+        """Close the HTTP connections (same as :meth:`aclose`)."""
+        await self.aclose()
+
     async def __aenter__(self) -> AsyncAPI:
         if not self._auth.logged_in:
             try:

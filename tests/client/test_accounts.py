@@ -55,7 +55,18 @@ def test_file_is_private_from_its_first_byte(config_dir: Path, monkeypatch: pyte
     assert modes == [0o600, 0o600]
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert stat.S_IMODE(config_dir.stat().st_mode) == 0o700
-    assert [p.name for p in config_dir.iterdir()] == ["accounts.json"]
+    assert sorted(p.name for p in config_dir.iterdir()) == [".accounts.lock", "accounts.json"]
+    assert stat.S_IMODE((config_dir / ".accounts.lock").stat().st_mode) == 0o600
+
+
+def test_concurrent_saves_lose_nothing(config_dir: Path) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    names = [f"account-{n}" for n in range(16)]
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        list(pool.map(lambda name: API.save_account(name, f"key-of-{name}", name=name), names))
+    assert sorted(account["name"] for account in API.list_accounts()) == sorted(names)
+    assert all(load_account(name).api_key == f"key-of-{name}" for name in names)
 
 
 def test_list_delete_duplicates_and_missing(config_dir: Path) -> None:
