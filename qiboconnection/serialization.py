@@ -19,6 +19,7 @@ import gzip
 import itertools
 import json
 import zlib
+from collections.abc import Callable
 from typing import Any
 
 import orjson
@@ -36,12 +37,28 @@ __all__ = [
     "encode_text",
     "envelope_payload",
     "gunzip_capped",
+    "loads",
     "parse_payload",
 ]
 
 DEFAULT_MAX_BYTES = 1 << 30
+#: JSON documents at least this long are parsed with the standard library: orjson sizes its working
+#: memory by the document's length, which for a job record carrying a multi-megabyte result string
+#: means a transient peak of about ten times that length.
+LARGE_DOCUMENT = 1 << 20
 _CHUNK = 1 << 20
 _URLSAFE_TO_STANDARD = bytes.maketrans(b"-_", b"+/")
+
+
+def loads(document: str | bytes | bytearray) -> Any:
+    """Parse JSON: orjson for ordinary documents, the standard library for very long ones.
+
+    Raises:
+        ValueError: (``json.JSONDecodeError`` or ``UnicodeDecodeError``) not valid JSON.
+    """
+    if len(document) >= LARGE_DOCUMENT:
+        return json.loads(document)
+    return orjson.loads(document)
 
 
 # -- envelope ----------------------------------------------------------------------------------------
@@ -113,8 +130,8 @@ def envelope_payload(
 ) -> bytes | bytearray:
     """The JSON bytes (UTF-8) an envelope carries, not yet parsed; see :func:`decode_envelope`."""
     try:
-        outer = orjson.loads(text)
-    except orjson.JSONDecodeError:
+        outer = loads(text)
+    except ValueError:
         outer = None
     if isinstance(outer, dict) and "data" in outer:
         return _enveloped_bytes(outer, max_bytes=max_bytes, job_id=job_id)
@@ -253,10 +270,14 @@ def find_tables(raw: bytes | bytearray, keys: tuple[str, ...] = TABLE_KEYS) -> l
 _WHITESPACE = b" \t\n\r"
 _SETS = {
     "space": _WHITESPACE,
-    "number": b"0123456789+-.eE" + _WHITESPACE + b":,{}",
-    "value": b"0123456789.e+-()j",
     "digit": b"0123456789",
+    # Every byte a table of numbers may hold (keys are digits; the rest is JSON around numbers).
+    "number": b"0123456789+-.eE" + _WHITESPACE + b':,{}"',
+    # Every byte a table of complex literals may hold.
+    "complex": b"0123456789.e+-()j" + _WHITESPACE + b':,{}"',
 }
+#: Rows handled at once when keys are gathered into a 2-D array (bounds the temporary index array).
+_KEY_ROWS = 1 << 16
 
 
 @functools.cache
@@ -269,42 +290,56 @@ def _byte_set(name: str) -> Any:
     return table
 
 
-class _Layout:
-    """Where the strings, colons and commas of one flat JSON object are (positions in the segment)."""
-
-    def __init__(self, seg: Any, strings_per_entry: int) -> None:
-        import numpy as np
-
-        quotes = np.flatnonzero(seg == ord('"'))
-        if len(quotes) % (2 * strings_per_entry):
-            raise _NotCanonical
-        opens, closes = quotes[0::2], quotes[1::2]
-        del quotes
-        marks = np.zeros(len(seg) + 1, dtype=np.int8)
-        marks[opens] = 1
-        marks[closes + 1] -= 1
-        inside = np.cumsum(marks[:-1], dtype=np.int8).view(bool)
-        del marks
-        self.inside = inside
-        self.opens, self.closes = opens, closes
-        self.n = len(opens) // strings_per_entry
-        outside = ~inside
-        self.colons = np.flatnonzero((seg == ord(":")) & outside)
-        self.commas = np.flatnonzero((seg == ord(",")) & outside)
-        del outside
-        n = self.n
-        if len(self.colons) != n or len(self.commas) != max(n - 1, 0):
-            raise _NotCanonical
-        body = seg[~inside]
-        ends = np.flatnonzero(~_byte_set("space")[body])
-        if not len(ends) or body[ends[0]] != ord("{") or body[ends[-1]] != ord("}"):
-            raise _NotCanonical
-        if np.count_nonzero(body == ord("{")) != 1 or np.count_nonzero(body == ord("}")) != 1:
-            raise _NotCanonical
-
-
 class _NotCanonical(Exception):
     """The table is not in a form the fast path reads; the plain path will."""
+
+
+def _positions(mask: Any) -> Any:
+    """Indices of the true entries of ``mask``, as int32 (segments are under 2 GiB) to halve their memory."""
+    import numpy as np
+
+    return np.flatnonzero(mask).astype(np.int32)
+
+
+class _Layout:
+    """Where the strings, colons and commas of one flat JSON object are (positions in ``seg``).
+
+    Checks, without materialising per-byte masks, that the object is exactly ``{`` string ``:`` value
+    (``,`` string ``:`` value)* ``}`` with optional whitespace between tokens and none inside strings:
+    colons and commas are counted and each must sit between the right strings, and every byte outside
+    the strings must be one of them, a brace, whitespace or (for number values) part of a number.
+    """
+
+    def __init__(self, seg: Any, strings_per_entry: int, allowed: str) -> None:
+        import numpy as np
+
+        if len(seg) < 2 or seg[0] != ord("{") or seg[-1] != ord("}"):
+            raise _NotCanonical
+        kinds = _byte_set(allowed).view(np.uint8) + _byte_set("space").view(np.uint8)
+        kind = kinds[seg]  # 0: not allowed, 1: allowed, 2: whitespace
+        if not kind.all():
+            raise _NotCanonical
+        spaces = _positions(kind == 2)
+        del kind
+        if len(seg) >= 1 << 31:
+            raise _NotCanonical
+        quotes = _positions(seg == ord('"'))
+        if len(quotes) % (2 * strings_per_entry):
+            raise _NotCanonical
+        self.opens, self.closes = quotes[0::2], quotes[1::2]
+        del quotes
+        self.n = n = len(self.opens) // strings_per_entry
+        self.colons = _positions(seg == ord(":"))
+        self.commas = _positions(seg == ord(","))
+        if len(self.colons) != n or len(self.commas) != max(n - 1, 0):
+            raise _NotCanonical
+        if np.count_nonzero(seg == ord("{")) != 1 or np.count_nonzero(seg == ord("}")) != 1:
+            raise _NotCanonical
+        # No whitespace inside a string.
+        if len(spaces) and n:
+            owner = np.searchsorted(self.opens, spaces, side="right") - 1
+            if np.any((owner >= 0) & (spaces <= self.closes[np.maximum(owner, 0)])):
+                raise _NotCanonical
 
 
 class Keys:
@@ -319,20 +354,31 @@ class Keys:
         self.decimal = np.zeros(n, dtype=np.int64)
         self.binary = np.zeros(n, dtype=np.int64)
         self.bits = np.ones(n, dtype=bool)
+        self._long = np.zeros(n, dtype=bool)
         if not n:
             return
         longest = int(lengths.max())
         if lengths.min() < 1 or longest > 62:
             raise _NotCanonical
-        for column in range(longest):
-            present = lengths > column
-            digit = seg[np.where(present, starts + column, starts)].astype(np.int64) - ord("0")
-            if np.any(present & ((digit < 0) | (digit > 9))):
-                raise _NotCanonical
-            self.bits &= ~present | (digit <= 1)
-            if column < _MAX_KEY_DIGITS:
-                self.decimal = np.where(present, self.decimal * 10 + digit, self.decimal)
-            self.binary = np.where(present, self.binary * 2 + np.minimum(digit, 1), self.binary)
+        # Keys of one length at a time: a digit per column, no masks.
+        for length in np.flatnonzero(np.bincount(lengths)):
+            rows = (
+                np.flatnonzero(lengths == length) if lengths[0] != length or lengths[-1] != length else None
+            )
+            base = starts if rows is None else starts[rows]
+            decimal = np.zeros(len(base), dtype=np.int64)
+            binary = np.zeros(len(base), dtype=np.int64)
+            bits = np.ones(len(base), dtype=bool)
+            for column in range(length):
+                digit = seg[base + column].astype(np.int64) - ord("0")
+                if np.any((digit < 0) | (digit > 9)):
+                    raise _NotCanonical
+                bits &= digit <= 1
+                if column < _MAX_KEY_DIGITS:
+                    decimal = decimal * 10 + digit
+                binary = binary * 2 + (digit & 1)
+            target = slice(None) if rows is None else rows
+            self.decimal[target], self.binary[target], self.bits[target] = decimal, binary, bits
         self._long = lengths > _MAX_KEY_DIGITS
 
     def indices(self, nqubits: int | None) -> Any:
@@ -344,20 +390,52 @@ class Keys:
             raise _NotCanonical
         return np.where(binary, self.binary, self.decimal)
 
+    def blank(self, text: Any, opens: Any, rows: slice) -> None:
+        """Overwrite keys ``rows`` and their quotes (starting at ``opens``) with spaces in ``text``."""
+        lengths = self.lengths[rows]
+        for column in range(int(lengths.max()) + 2 if len(lengths) else 0):
+            text[opens[lengths + 1 >= column] + column] = ord(" ")
 
-def _flat_numbers(text: Any, expected: int) -> Any:
+
+#: Entries read per orjson call, so that the text copies and Python floats alive at once stay small.
+_ENTRIES_PER_CHUNK = 1 << 16
+
+
+def _chunked_numbers(
+    seg: Any,
+    first_byte: Any,
+    last_byte: Any,
+    numbers: Any,
+    blank: Callable[[Any, slice, int], None],
+) -> Any:
+    """Read entries' numbers chunk by chunk: entry i spans ``seg[first_byte[i]:last_byte[i]]``.
+
+    ``blank(text, rows, offset)`` turns a chunk's copy into the inside of a JSON array of numbers
+    (``numbers[i]`` of them for entry ``i``); the values of all entries come back as one float64 array.
+    """
     import numpy as np
 
-    try:
-        values = orjson.loads(text.tobytes())
-    except orjson.JSONDecodeError:
-        raise _NotCanonical from None
-    if not isinstance(values, list) or len(values) != expected:
-        raise _NotCanonical
-    try:
-        return np.array(values, dtype=np.float64)
-    except (TypeError, ValueError, OverflowError):
-        raise _NotCanonical from None
+    n = len(first_byte)
+    out = np.empty(int(numbers.sum()), dtype=np.float64)
+    filled = 0
+    for first in range(0, n, _ENTRIES_PER_CHUNK):
+        rows = slice(first, min(first + _ENTRIES_PER_CHUNK, n))
+        offset = int(first_byte[rows.start])
+        text = seg[offset : int(last_byte[rows.stop - 1])].copy()
+        blank(text, rows, offset)
+        expected = int(numbers[rows].sum())
+        try:
+            values = orjson.loads(b"[" + text.tobytes() + b"]")
+        except orjson.JSONDecodeError:
+            raise _NotCanonical from None
+        if not isinstance(values, list) or len(values) != expected:
+            raise _NotCanonical
+        try:
+            out[filled : filled + expected] = values
+        except (TypeError, ValueError, OverflowError):
+            raise _NotCanonical from None
+        filled += expected
+    return out
 
 
 def parse_number_table(seg: Any) -> tuple[Keys, Any] | None:
@@ -368,7 +446,7 @@ def parse_number_table(seg: Any) -> tuple[Keys, Any] | None:
     import numpy as np
 
     try:
-        layout = _Layout(seg, 1)
+        layout = _Layout(seg, 1, "number")
         n = layout.n
         opens, closes, colons, commas = layout.opens, layout.closes, layout.colons, layout.commas
         # key i < colon i < (comma i) < key i+1
@@ -376,16 +454,14 @@ def parse_number_table(seg: Any) -> tuple[Keys, Any] | None:
             raise _NotCanonical
         if n > 1 and (np.any(commas <= colons[:-1]) or np.any(commas >= opens[1:])):
             raise _NotCanonical
-        if not _byte_set("number")[seg[~layout.inside]].all():
-            raise _NotCanonical
         keys = Keys(seg, opens + 1, closes)
-        text = seg.copy()
-        text[layout.inside] = ord(" ")
-        del layout
-        text[colons] = ord(" ")
-        text[text == ord("{")] = ord("[")
-        text[text == ord("}")] = ord("]")
-        return keys, _flat_numbers(text, n)
+        ends = np.append(commas, len(seg) - 1)
+
+        def blank(text: Any, rows: slice, offset: int) -> None:
+            keys.blank(text, opens[rows] - offset, rows)
+            text[colons[rows] - offset] = ord(" ")
+
+        return keys, _chunked_numbers(seg, opens, ends, np.ones(n, dtype=np.int64), blank)
     except _NotCanonical:
         return None
 
@@ -399,11 +475,11 @@ def parse_complex_table(seg: Any) -> tuple[Keys, Any] | None:
     import numpy as np
 
     try:
-        layout = _Layout(seg, 2)
+        layout = _Layout(seg, 2, "complex")
         n = layout.n
         opens, closes, colons, commas = layout.opens, layout.closes, layout.colons, layout.commas
         key_open, key_close, value_open, value_close = opens[0::2], closes[0::2], opens[1::2], closes[1::2]
-        del opens, closes
+        del layout, opens, closes
         if n and (np.any(colons <= key_close) or np.any(colons >= value_open)):
             raise _NotCanonical
         if n > 1 and (np.any(commas <= value_close[:-1]) or np.any(commas >= key_open[1:])):
@@ -412,29 +488,24 @@ def parse_complex_table(seg: Any) -> tuple[Keys, Any] | None:
         starts, ends = value_open + 1, value_close  # value i is seg[starts[i]:ends[i]]
         if n and np.any(ends - starts < 2):
             raise _NotCanonical
-        marks = np.zeros(len(seg) + 1, dtype=np.int8)
-        marks[starts] = 1
-        marks[ends] -= 1
-        in_value = np.cumsum(marks[:-1], dtype=np.int8).view(bool)
-        del marks, layout
-        if not _byte_set("value")[seg[in_value]].all():
-            raise _NotCanonical
+        # Keys are digits, so any "(", ")", "j" or sign is in a value: "(" only first in a value,
+        # ")" only last, "j" just before the ")" (or last, for an imaginary number without real part).
         paren = seg[starts] == ord("(")
-        # "(" only at the start of a parenthesised value, ")" only at its end, "j" just before.
-        expected_open = starts[paren]
-        if not np.array_equal(np.flatnonzero((seg == ord("(")) & in_value), expected_open):
-            raise _NotCanonical
-        if not np.array_equal(np.flatnonzero((seg == ord(")")) & in_value), ends[paren] - 1):
-            raise _NotCanonical
+        opening = starts[paren]
+        closing = ends[paren] - 1
         j_at = np.where(paren, ends - 2, ends - 1)
-        if not np.array_equal(np.flatnonzero((seg == ord("j")) & in_value), j_at):
+        if not np.array_equal(_positions(seg == ord("(")), opening):
+            raise _NotCanonical
+        if not np.array_equal(_positions(seg == ord(")")), closing):
+            raise _NotCanonical
+        del opening, closing
+        if not np.array_equal(_positions(seg == ord("j")), j_at):
             raise _NotCanonical
         # The sign between real and imaginary parts follows a digit (an exponent's sign follows "e",
-        # a leading sign follows the opening quote or parenthesis) and precedes a digit.
-        signs = ((seg == ord("+")) | (seg == ord("-"))) & in_value
-        signs[1:] &= _byte_set("digit")[seg[:-1]]
-        signs[:-1] &= _byte_set("digit")[seg[1:]]
-        separators = np.flatnonzero(signs)
+        # a leading sign the opening quote or parenthesis) and precedes a digit.
+        signs = np.concatenate([_positions(seg == ord("+")), _positions(seg == ord("-"))])
+        digit = _byte_set("digit")
+        separators = signs[digit[seg[signs - 1]] & digit[seg[signs + 1]]]
         del signs
         owner = np.searchsorted(starts, separators, side="right") - 1
         if not np.array_equal(np.bincount(owner, minlength=n), paren.astype(np.int64)):
@@ -442,29 +513,35 @@ def parse_complex_table(seg: Any) -> tuple[Keys, Any] | None:
         negative = np.zeros(n, dtype=bool)
         negative[owner] = seg[separators] == ord("-")
         # A real part written "-0", or an imaginary "-0j", must stay a negative zero (JSON reads -0 as 0).
+        first = starts[owner]
         real_negative_zero = np.zeros(n, dtype=bool)
-        real_negative_zero[owner] = (separators - starts[owner] == 3) & (seg[starts[owner] + 1] == ord("-"))
-        real_negative_zero[owner] &= seg[starts[owner] + 2] == ord("0")
+        real_negative_zero[owner] = (
+            (separators - first == 3) & (seg[first + 1] == ord("-")) & (seg[first + 2] == ord("0"))
+        )
         imag_negative_zero = (
             ~paren & (ends - starts == 3) & (seg[starts] == ord("-")) & (seg[starts + 1] == ord("0"))
         )
 
-        text = np.full(len(seg), ord(" "), dtype=np.uint8)
-        text[in_value] = seg[in_value]
-        del in_value
-        text[commas] = ord(",")
-        text[separators] = ord(",")
-        text[j_at] = ord(" ")
-        text[expected_open] = ord(" ")
-        text[ends[paren] - 1] = ord(" ")
-        text[0], text[-1] = ord("["), ord("]")
+        separator_of = np.zeros(n, dtype=np.int32)
+        separator_of[owner] = separators
+        del owner, first, separators
+        ends_entry = np.append(commas, len(seg) - 1)
+
+        def blank(text: Any, rows: slice, offset: int) -> None:
+            keys.blank(text, key_open[rows] - offset, rows)
+            for positions in (colons[rows], value_open[rows], value_close[rows], j_at[rows]):
+                text[positions - offset] = ord(" ")
+            inner = paren[rows]
+            text[starts[rows][inner] - offset] = ord(" ")
+            text[ends[rows][inner] - 1 - offset] = ord(" ")
+            text[separator_of[rows][inner] - offset] = ord(",")
+
         counts = np.where(paren, 2, 1)
-        flat = _flat_numbers(text, int(counts.sum()))
-        del text
-        first = np.cumsum(counts) - counts
+        flat = _chunked_numbers(seg, key_open, ends_entry, counts, blank)
+        at = np.cumsum(counts) - counts
         values = np.empty(n, dtype=np.complex128)
-        values.real = np.where(paren, flat[first], 0.0)
-        values.imag = np.where(paren, flat[np.minimum(first + 1, len(flat) - 1)], flat[first])
+        values.real = np.where(paren, flat[at], 0.0)
+        values.imag = np.where(paren, flat[np.minimum(at + 1, len(flat) - 1)], flat[at])
         values.imag[negative] = -values.imag[negative]
         values.real[real_negative_zero] = -0.0
         values.imag[imag_negative_zero] = -0.0

@@ -13,7 +13,7 @@ Waits grow exponentially (with jitter, capped) or follow ``Retry-After``, within
 count and total time budget.
 
 The generated operation builds each request (its ``_get_kwargs``: method, path, query, body); the answer
-is parsed once, with ``orjson``, into plain data, skipping the generated models' parse-then-``to_dict``
+is parsed once (orjson, or the standard library for very long bodies) into plain data, skipping the generated models' parse-then-``to_dict``
 round trip, which only costs time on large job records. An operation without ``_get_kwargs`` runs
 through its ``*_detailed`` function.
 """
@@ -32,7 +32,6 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
-import orjson
 
 from qiboconnection.config import RetryPolicy, Settings
 from qiboconnection.errors import (
@@ -43,6 +42,7 @@ from qiboconnection.errors import (
     ServerError,
 )
 from qiboconnection.problems import error_for
+from qiboconnection.serialization import loads
 
 if TYPE_CHECKING:
     from qaas_client import Client
@@ -155,8 +155,8 @@ def _decode_body(content: bytes) -> Any:
     if not content:
         return None
     try:
-        return orjson.loads(content)
-    except orjson.JSONDecodeError:
+        return loads(content)
+    except ValueError:
         return content.decode("utf-8", errors="replace")
 
 
@@ -172,7 +172,7 @@ def to_reply(status: int, headers: httpx.Headers, content: bytes, parsed: Any, *
 def _attempt(op: Any, client: Client, kwargs: dict[str, Any], what: str) -> Reply:
     build = getattr(op, "_get_kwargs", None)
     if build is not None:
-        # The generated module builds the request; the answer is parsed once, here, with orjson.
+        # The generated module builds the request; the answer is parsed once, here.
         response = client.get_httpx_client().request(**build(**kwargs))
         return to_reply(response.status_code, response.headers, response.content, None, what=what)
     token = _last_response.set(None)
