@@ -48,7 +48,7 @@ exit codes:
   0    success
   1    the service or the job reported an error (including an unreachable service)
   2    usage error (bad arguments, unreadable or invalid QASM file)
-  3    authentication error (credentials refused, or no saved account)
+  3    authentication error (credentials refused, no usable saved account)
   4    not found (no such job or device)
   5    timed out waiting for a job
   130  interrupted (Ctrl-C)"""

@@ -265,3 +265,59 @@ def test_light_commands_do_not_import_qibo_or_numpy(cli: Cli, qaas_server: Any) 
         imported = {line.rsplit("|", 1)[-1].strip() for line in done.stderr.splitlines() if "|" in line}
         assert "qiboconnection.cli" in imported
         assert not {"qibo", "numpy", "matplotlib"} & imported, args
+
+
+def test_progress_on_a_terminal_and_no_progress(cli: Cli, qaas_server: Any, tmp_path: Path) -> None:
+    import pty
+
+    alice = qaas_server.users["alice"]
+    env = {**cli.env, "QIBOCONNECTION_USERNAME": alice.username, "QIBOCONNECTION_API_KEY": alice.api_key}
+    (tmp_path / "bell.qasm").write_text(BELL_QASM)
+
+    def stderr_on_a_terminal(*flags: str) -> str:
+        controller, terminal = pty.openpty()
+        try:
+            done = subprocess.run(
+                [
+                    sys.executable,
+                    "-m",
+                    "qiboconnection",
+                    "submit",
+                    "bell.qasm",
+                    "-d",
+                    "1",
+                    "-n",
+                    "5",
+                    "--wait",
+                    *flags,
+                ],
+                stdout=subprocess.PIPE,
+                stderr=terminal,
+                env=env,
+                cwd=tmp_path,
+                timeout=120,
+            )
+            os.close(terminal)
+            terminal = -1
+            chunks = []
+            while True:
+                try:
+                    chunk = os.read(controller, 4096)
+                except OSError:
+                    break
+                if not chunk:
+                    break
+                chunks.append(chunk)
+        finally:
+            os.close(controller)
+            if terminal >= 0:
+                os.close(terminal)
+        assert done.returncode == EXIT_OK
+        assert done.stdout.decode().splitlines()[0].split() == ["OUTCOME", "COUNT", "PROBABILITY"]
+        return b"".join(chunks).decode(errors="replace")
+
+    shown = stderr_on_a_terminal()
+    assert "Jobs: 1 completed" in shown
+    quiet = stderr_on_a_terminal("--no-progress")
+    assert "Submitted job" in quiet
+    assert "Jobs:" not in quiet
