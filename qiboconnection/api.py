@@ -629,6 +629,9 @@ class API:
         connection). Waiting goes in rounds that ask only about unfinished jobs. Each
         :class:`~qiboconnection.batch.BatchOutcome` has ``ok``, ``job_id``, ``result`` (the decoded
         result) or ``error`` (that circuit's submission error, job failure, cancellation or timeout).
+        ``timeout`` bounds the wait once everything is submitted (None: no limit); jobs still
+        unfinished then get a ``JobTimeoutError`` as their error. ``interval`` caps the pause between
+        rounds (0: poll at the floor).
 
         Raises:
             NotFoundError / DeviceNotAvailableError: the device does not exist or takes no jobs.

@@ -495,7 +495,13 @@ class AsyncAPI:
 
         At most ``max_parallel`` requests are in flight (a semaphore); waiting goes in rounds that fetch
         the unfinished jobs concurrently. A circuit's failure (submission, job error, cancellation,
-        timeout) is in its outcome's ``error``; the others keep their results.
+        timeout) is in its outcome's ``error``; the others keep their results. ``timeout`` bounds the
+        wait once everything is submitted (None: no limit), as in :meth:`API.run_batch
+        <qiboconnection.api.API.run_batch>`.
+
+        Raises:
+            NotFoundError / DeviceNotAvailableError: the device does not exist or takes no jobs.
+            ValueError / TypeError: bad arguments.
         """
         from qiboconnection.batch import run_async
 
