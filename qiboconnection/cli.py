@@ -49,6 +49,29 @@ def _add_serve(subparsers: argparse._SubParsersAction) -> None:
         help="make sure this user exists with this API key (repeatable)",
     )
     parser.add_argument("--workers", type=int, default=2, help="job worker threads (default: %(default)s)")
+    faults = parser.add_argument_group(
+        "fault injection", "make a share of API requests fail, to test clients against a flaky service"
+    )
+    faults.add_argument(
+        "--fault-rate",
+        type=float,
+        default=0.0,
+        help="share of API requests that meet a fault, 0 to 1 (default: 0)",
+    )
+    faults.add_argument("--fault-seed", type=int, default=0, help="seed of the fault stream (default: 0)")
+    faults.add_argument(
+        "--fault-kinds",
+        default="all",
+        metavar="KINDS",
+        help="comma-separated among 500,502,503,429,latency,drop, or all (default: all)",
+    )
+    faults.add_argument(
+        "--fault-max-latency",
+        type=float,
+        default=0.2,
+        metavar="SECONDS",
+        help="largest latency added by a latency fault (default: %(default)s, at most 10)",
+    )
     parser.add_argument(
         "--log-level", default="info", choices=["debug", "info", "warning", "error"], help="log level"
     )
@@ -71,6 +94,14 @@ def _serve(args: argparse.Namespace) -> int:
         return 2
     if args.workers < 0:
         print("error: --workers must be >= 0", file=sys.stderr)  # noqa: T201
+        return 2
+    from qiboconnection.server.faults import check_fault_settings, parse_kinds
+
+    try:
+        fault_kinds = parse_kinds(args.fault_kinds)
+        check_fault_settings(args.fault_rate, fault_kinds, args.fault_max_latency, 1)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)  # noqa: T201
         return 2
     db = args.db or str(default_db_path())
     _configure_logging(args.log_level)
@@ -97,7 +128,15 @@ def _serve(args: argparse.Namespace) -> int:
 
     from qiboconnection.server.app import create_app
 
-    config = ServerConfig(db_path=db, users=tuple(users), workers=args.workers)
+    config = ServerConfig(
+        db_path=db,
+        users=tuple(users),
+        workers=args.workers,
+        fault_rate=args.fault_rate,
+        fault_seed=args.fault_seed,
+        fault_kinds=fault_kinds,
+        fault_max_latency=args.fault_max_latency,
+    )
     try:
         sock = socket.socket(socket.AF_INET6 if ":" in args.host else socket.AF_INET, socket.SOCK_STREAM)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -123,6 +162,11 @@ def _serve(args: argparse.Namespace) -> int:
         out.write(
             "Created an admin user; its API key is shown only this once:\n"
             f"  username: {created.username}\n  api key:  {created.api_key}\n"
+        )
+    if config.fault_rate > 0:
+        out.write(
+            f"Fault injection on: {config.fault_rate:g} of API requests meet one of"
+            f" {','.join(config.fault_kinds)} (seed {config.fault_seed})\n"
         )
     out.write(f"export QUANTUM_SERVICE_URL={url}\n")
     out.flush()

@@ -11,6 +11,7 @@ from typing import Any
 from qiboconnection.server.config import ServerConfig
 from qiboconnection.server.db import Store
 from qiboconnection.server.errors import PayloadTooLarge
+from qiboconnection.server.faults import FaultInjector
 from qiboconnection.server.jobs import JobManager
 from qiboconnection.server.routing import PROBLEM, build_http_app
 from qiboconnection.server.security import LoginThrottle, TokenService, hash_api_key, verify_api_key
@@ -36,8 +37,20 @@ class QaasApp:
             self.store.secret(), config.access_token_lifetime, config.refresh_token_lifetime
         )
         self.throttle = LoginThrottle(
-            config.login_failure_limit, config.login_failure_window, config.login_throttle_max_names
+            config.login_failure_limit,
+            config.login_failure_window,
+            config.login_throttle_max_names,
+            address_limit=config.login_address_failure_limit,
         )
+        self.faults: FaultInjector | None = None
+        if config.fault_rate > 0:
+            self.faults = FaultInjector(
+                config.fault_rate,
+                config.fault_seed,
+                config.fault_kinds,
+                config.fault_max_latency,
+                config.fault_retry_after,
+            )
         self.jobs = JobManager(self.store, config.workers, config.max_decompressed_bytes)
         self._ensure_users()
         self._started = False
@@ -94,6 +107,9 @@ class QaasApp:
             if receive is None:
                 return
             send = self._with_allow_header(scope, send)
+            if self.faults is not None:
+                await self.faults(scope, receive, send, self._http)
+                return
         await self._http(scope, receive, send)
 
     def _with_allow_header(self, scope: Scope, send: Any) -> Any:

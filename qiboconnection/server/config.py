@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from qiboconnection.server.faults import FAULT_KINDS, check_fault_settings
+
 ROLES = ("user", "admin")
 
 
@@ -46,6 +48,13 @@ class ServerConfig:
 
     ``db_path`` is a file path or ``":memory:"``. Lifetimes are in seconds. ``audiences`` lists
     extra accepted login audiences besides the request's own ``<base URL>/api/v1``.
+
+    Failed logins are limited per (username, client address) to ``login_failure_limit`` and per
+    client address to ``login_address_failure_limit`` within ``login_failure_window`` seconds; at most
+    ``login_throttle_max_names`` keys of each kind are remembered.
+
+    ``fault_rate`` > 0 turns on fault injection (see :mod:`qiboconnection.server.faults`): that share
+    of API requests meets one of ``fault_kinds``, drawn from a stream seeded by ``fault_seed``.
     """
 
     db_path: str | Path = ":memory:"
@@ -60,6 +69,12 @@ class ServerConfig:
     login_failure_limit: int = 5
     login_failure_window: float = 60.0
     login_throttle_max_names: int = 10_000
+    login_address_failure_limit: int = 50
+    fault_rate: float = 0.0
+    fault_seed: int = 0
+    fault_kinds: tuple[str, ...] = FAULT_KINDS
+    fault_max_latency: float = 0.2
+    fault_retry_after: int = 1
     kdf_cost: int = 2**14
     spec_path: Path | None = None
 
@@ -68,3 +83,9 @@ class ServerConfig:
             raise ValueError("workers must be >= 0")
         if self.access_token_lifetime <= 0 or self.refresh_token_lifetime <= 0:
             raise ValueError("token lifetimes must be positive")
+        if self.login_failure_limit < 1 or self.login_address_failure_limit < 1:
+            raise ValueError("login failure limits must be at least 1")
+        object.__setattr__(self, "fault_kinds", tuple(self.fault_kinds))
+        check_fault_settings(
+            self.fault_rate, self.fault_kinds, self.fault_max_latency, self.fault_retry_after
+        )

@@ -213,15 +213,17 @@ class Handlers:
         if abs(time.time() - assertion.iat) > config.assertion_max_age:
             raise Unauthorized("The assertion's iat is too far from the server's clock.")
         throttle = self._app.throttle
-        throttle.check(assertion.username)
+        # The peer address of the connection; forwarding headers are not trusted.
+        address = request.client.host if request.client else ""
+        throttle.check(assertion.username, address)
         user = self._store.user_by_name(assertion.username)
         stored = user["api_key_hash"] if user else self._dummy_hash
         valid = await asyncio.to_thread(verify_api_key, assertion.api_key, stored)
         if not valid or user is None or (assertion.user_id is not None and assertion.user_id != user["id"]):
-            throttle.record_failure(assertion.username)
+            throttle.record_failure(assertion.username, address)
             logger.info("failed login for username %r", assertion.username)
             raise Unauthorized("Wrong username or API key.")
-        throttle.record_success(assertion.username)
+        throttle.record_success(assertion.username, address)
         audience = audiences[0]
         tokens = self._app.tokens
         access = tokens.issue(user["id"], user["role"], "access", audience)
@@ -299,6 +301,8 @@ class Handlers:
             self._app.jobs.submit(job_id)
         elif stored_hash != request_hash:
             raise Unprocessable("This Idempotency-Key was already used for a different submission.")
+        else:
+            logger.info("repeated submission answered with its job %d", job_id)
         return {"job_id": job_id}, 201, JSON
 
     def _validate_submission(self, fields: dict[str, Any]) -> None:

@@ -149,41 +149,83 @@ class TokenService:
         return claims
 
 
-class LoginThrottle:
-    """Counts failed logins per username in a sliding window, in bounded memory."""
+class _Windows:
+    """Failure times per key in a sliding window, for at most ``max_keys`` keys (least recent dropped)."""
 
-    def __init__(self, limit: int, window: float, max_names: int) -> None:
-        self._limit = limit
+    def __init__(self, limit: int, window: float, max_keys: int) -> None:
+        self.limit = limit
         self._window = window
-        self._max_names = max_names
-        self._failures: OrderedDict[str, deque[float]] = OrderedDict()
+        self._max_keys = max_keys
+        self._times: OrderedDict[Any, deque[float]] = OrderedDict()
+
+    def retry_after(self, key: Any, now: float) -> int | None:
+        """Seconds until ``key`` may try again, or None when it is under the limit."""
+        times = self._times.get(key)
+        if times is None:
+            return None
+        while times and times[0] <= now - self._window:
+            times.popleft()
+        if not times:
+            del self._times[key]
+            return None
+        if len(times) >= self.limit:
+            return int(times[0] + self._window - now) + 1
+        return None
+
+    def add(self, key: Any, now: float) -> None:
+        times = self._times.pop(key, None) or deque(maxlen=self.limit)
+        times.append(now)
+        self._times[key] = times
+        while len(self._times) > self._max_keys:
+            self._times.popitem(last=False)
+
+    def forget(self, key: Any) -> None:
+        self._times.pop(key, None)
+
+    def __len__(self) -> int:
+        return len(self._times)
+
+
+class LoginThrottle:
+    """Limits failed logins in a sliding window, in bounded memory.
+
+    Two limits apply: ``limit`` failures per (username, client address), so that nobody can lock a
+    user out from elsewhere by failing on purpose, and ``address_limit`` failures per client address,
+    whatever the usernames, so that one address cannot try many names. A success clears the
+    (username, address) count only. Each table keeps at most ``max_names`` keys.
+    """
+
+    def __init__(self, limit: int, window: float, max_names: int, address_limit: int = 50) -> None:
+        self._pairs = _Windows(limit, window, max_names)
+        self._addresses = _Windows(address_limit, window, max_names)
         self._lock = threading.Lock()
 
-    def check(self, username: str, now: float | None = None) -> None:
-        """Raise a 429 problem when ``username`` has too many recent failures."""
+    def check(self, username: str, address: str = "", now: float | None = None) -> None:
+        """Raise a 429 problem when this username from this address, or this address, failed too often."""
         now = time.monotonic() if now is None else now
         with self._lock:
-            times = self._failures.get(username)
-            if times is None:
-                return
-            while times and times[0] <= now - self._window:
-                times.popleft()
-            if not times:
-                del self._failures[username]
-                return
-            if len(times) >= self._limit:
-                retry_after = int(times[0] + self._window - now) + 1
-                raise TooManyRequests("Too many failed logins; try again later.", retry_after)
+            waits = [
+                wait
+                for wait in (
+                    self._pairs.retry_after((username, address), now),
+                    self._addresses.retry_after(address, now),
+                )
+                if wait is not None
+            ]
+        if waits:
+            raise TooManyRequests("Too many failed logins; try again later.", max(waits))
 
-    def record_failure(self, username: str, now: float | None = None) -> None:
+    def record_failure(self, username: str, address: str = "", now: float | None = None) -> None:
         now = time.monotonic() if now is None else now
         with self._lock:
-            times = self._failures.pop(username, None) or deque(maxlen=self._limit)
-            times.append(now)
-            self._failures[username] = times
-            while len(self._failures) > self._max_names:
-                self._failures.popitem(last=False)
+            self._pairs.add((username, address), now)
+            self._addresses.add(address, now)
 
-    def record_success(self, username: str) -> None:
+    def record_success(self, username: str, address: str = "") -> None:
         with self._lock:
-            self._failures.pop(username, None)
+            self._pairs.forget((username, address))
+
+    def sizes(self) -> tuple[int, int]:
+        """How many (username, address) pairs and addresses are remembered."""
+        with self._lock:
+            return len(self._pairs), len(self._addresses)
