@@ -235,7 +235,7 @@ _MAX_KEY_DIGITS = 18
 def find_tables(raw: bytes | bytearray, keys: tuple[str, ...] = TABLE_KEYS) -> list[tuple[str, int, int]]:
     """Spans ``(key, start, end)`` (``raw[start:end]`` is the JSON object) of large flat tables in ``raw``.
 
-    Only objects with no nested object or array and no escaped character qualify; the caller must
+    Only objects with no nested object qualify (so the first ``}`` closes them); the caller must
     confirm, by parsing the rest, that each span is the value of ``key`` in a result entry.
     """
     spans = []
@@ -252,12 +252,7 @@ def find_tables(raw: bytes | bytearray, keys: tuple[str, ...] = TABLE_KEYS) -> l
                     cursor += 1
                 if raw[cursor : cursor + 1] == b"{":
                     end = raw.find(b"}", cursor) + 1
-                    if (
-                        end - cursor >= LAZY_TABLE_BYTES
-                        and raw.find(b"{", cursor + 1, end) == -1
-                        and raw.find(b"[", cursor, end) == -1
-                        and raw.find(b"\\", cursor, end) == -1
-                    ):
+                    if end - cursor >= LAZY_TABLE_BYTES and raw.find(b"{", cursor + 1, end) == -1:
                         spans.append((key, cursor, end))
             position = raw.find(needle, position + 1)
     spans.sort(key=lambda span: span[1])
@@ -315,12 +310,14 @@ class _Layout:
 
         if len(seg) < 2 or seg[0] != ord("{") or seg[-1] != ord("}"):
             raise _NotCanonical
-        kinds = _byte_set(allowed).view(np.uint8) + _byte_set("space").view(np.uint8)
-        kind = kinds[seg]  # 0: not allowed, 1: allowed, 2: whitespace
-        if not kind.all():
+        text = seg.tobytes()
+        if text.translate(None, _SETS[allowed]):
             raise _NotCanonical
-        spaces = _positions(kind == 2)
-        del kind
+        if any(space in text for space in (b" ", b"\t", b"\n", b"\r")):
+            spaces = _positions(_byte_set("space")[seg])
+        else:
+            spaces = np.zeros(0, dtype=np.int32)
+        del text
         if len(seg) >= 1 << 31:
             raise _NotCanonical
         quotes = _positions(seg == ord('"'))
@@ -360,25 +357,24 @@ class Keys:
         longest = int(lengths.max())
         if lengths.min() < 1 or longest > 62:
             raise _NotCanonical
-        # Keys of one length at a time: a digit per column, no masks.
+        # Keys of one length at a time, a block of rows at a time: one gather, then row-wise sums.
         for length in np.flatnonzero(np.bincount(lengths)):
-            rows = (
-                np.flatnonzero(lengths == length) if lengths[0] != length or lengths[-1] != length else None
-            )
+            uniform = lengths[0] == length and lengths[-1] == length and (n == 1 or longest == length)
+            rows = None if uniform else np.flatnonzero(lengths == length)
             base = starts if rows is None else starts[rows]
-            decimal = np.zeros(len(base), dtype=np.int64)
-            binary = np.zeros(len(base), dtype=np.int64)
-            bits = np.ones(len(base), dtype=bool)
-            for column in range(length):
-                digit = seg[base + column].astype(np.int64) - ord("0")
-                if np.any((digit < 0) | (digit > 9)):
+            columns = np.arange(length, dtype=base.dtype)
+            binary_weights = np.left_shift(1, np.arange(length - 1, -1, -1, dtype=np.int64))
+            decimal_weights = 10 ** np.arange(min(length, _MAX_KEY_DIGITS) - 1, -1, -1, dtype=np.int64)
+            for first in range(0, len(base), _KEY_ROWS):
+                block = slice(first, first + _KEY_ROWS)
+                digits = seg[base[block, None] + columns] - np.uint8(ord("0"))
+                if np.any(digits > 9):
                     raise _NotCanonical
-                bits &= digit <= 1
-                if column < _MAX_KEY_DIGITS:
-                    decimal = decimal * 10 + digit
-                binary = binary * 2 + (digit & 1)
-            target = slice(None) if rows is None else rows
-            self.decimal[target], self.binary[target], self.bits[target] = decimal, binary, bits
+                target = block if rows is None else rows[block]
+                self.bits[target] = np.all(digits <= 1, axis=1)
+                wide = digits.astype(np.int64)
+                self.binary[target] = (wide & 1) @ binary_weights
+                self.decimal[target] = wide[:, : len(decimal_weights)] @ decimal_weights
         self._long = lengths > _MAX_KEY_DIGITS
 
     def indices(self, nqubits: int | None) -> Any:
@@ -392,8 +388,15 @@ class Keys:
 
     def blank(self, text: Any, opens: Any, rows: slice) -> None:
         """Overwrite keys ``rows`` and their quotes (starting at ``opens``) with spaces in ``text``."""
+        import numpy as np
+
         lengths = self.lengths[rows]
-        for column in range(int(lengths.max()) + 2 if len(lengths) else 0):
+        if not len(lengths):
+            return
+        if lengths.min() == lengths.max():
+            text[opens[:, None] + np.arange(int(lengths[0]) + 2, dtype=opens.dtype)] = ord(" ")
+            return
+        for column in range(int(lengths.max()) + 2):
             text[opens[lengths + 1 >= column] + column] = ord(" ")
 
 
