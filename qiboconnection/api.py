@@ -41,6 +41,9 @@ __all__ = ["API", "VQA", "ConnectionConfiguration"]
 
 logger = logging.getLogger("qiboconnection.api")
 
+#: Job records fetched at once in each polling round of :meth:`API.wait`.
+WAIT_CONCURRENCY = 10
+
 
 class API:
     """A session with the Quantum-as-a-Service.
@@ -572,24 +575,38 @@ class API:
         """Wait until every job (ids or handles) is final; return them in order, failed ones included.
 
         Polling starts fast and slows down to one round every ``interval`` seconds (0: as often as the
-        polling floor allows); each round asks only about jobs not yet final. ``timeout=None`` waits for ever.
+        polling floor allows). Each round asks only about jobs not yet final, up to
+        :data:`WAIT_CONCURRENCY` at a time. ``timeout=None`` waits for ever.
 
         Raises:
             JobTimeoutError: (a ``TimeoutError``) some jobs were not final after ``timeout`` seconds.
         """
-        from qiboconnection.polling import Progress, wait_for_jobs
+        from concurrent.futures import ThreadPoolExecutor
+
+        from qiboconnection.polling import Progress, wait_rounds
 
         ids = job_ids_of(job_ids)
         limit, pause = check_wait(timeout, interval, allow_no_timeout=True)
-        records = wait_for_jobs(
-            ids,
-            self._job_record,
-            timeout=limit,
-            interval=pause,
-            progress=Progress(sys.stderr, enabled=self.show_progress),
-            sleep=self._sleep,
-        )
-        return [JobData(records[job_id], max_result_bytes=self._settings.max_result_bytes) for job_id in ids]
+        workers = min(WAIT_CONCURRENCY, len(set(ids)))
+        with ThreadPoolExecutor(
+            max_workers=max(workers, 1), thread_name_prefix="qiboconnection-wait"
+        ) as pool:
+
+            def round_(pending: list[int]) -> dict[int, Any]:
+                if len(pending) == 1:
+                    return {pending[0]: self._job_record(pending[0])}
+                return dict(zip(pending, pool.map(self._job_record, pending), strict=True))
+
+            records = wait_rounds(
+                ids,
+                round_,
+                timeout=limit,
+                interval=pause,
+                progress=Progress(sys.stderr, enabled=self.show_progress),
+                sleep=self._sleep,
+            )
+        limit_bytes = self._settings.max_result_bytes
+        return [JobData(records[job_id], max_result_bytes=limit_bytes) for job_id in ids]  # type: ignore[arg-type]
 
     def list_jobs(self, favourites: bool = False) -> JobListing:
         """The user's jobs (all pages), as summaries without results."""
