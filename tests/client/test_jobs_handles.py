@@ -161,3 +161,29 @@ def test_progress_shows_counts_on_a_terminal_only(alice: API) -> None:
     assert re.search(r"\rJobs: 1 completed \| \d+ s *\n$", shown), shown
     alice.show_progress = False
     assert not Progress(Terminal(), enabled=alice.show_progress).active
+
+
+def test_wait_rounds_ask_only_about_unfinished_jobs() -> None:
+    import httpx
+
+    from .fakes import FakeHosted, json_response
+
+    finishing_after = {1: 1, 2: 3, 3: 2}
+    fetches = dict.fromkeys(finishing_after, 0)
+
+    def get_job(request: httpx.Request, match: Any) -> httpx.Response:
+        job_id = int(match[1])
+        fetches[job_id] += 1
+        status = "completed" if fetches[job_id] >= finishing_after[job_id] else "running"
+        return json_response({"job_id": job_id, "status": status, "job_type": "qprogram", "result": None})
+
+    fake = FakeHosted()
+    fake.routes["GET /api/v1/jobs/(\\d+)"] = get_job
+    sleeps: list[float] = []
+    with fake.api() as api:
+        api._sleep = sleeps.append
+        jobs = api.wait([3, 1, 2], timeout=60, interval=0)
+    assert [job.job_id for job in jobs] == [3, 1, 2]
+    assert all(job.status == "completed" for job in jobs)
+    assert fetches == {1: 1, 2: 3, 3: 2}
+    assert sleeps == [0.05, 0.05]
