@@ -282,3 +282,48 @@ def test_admin_members_runcards_calibrations_devices_and_delete(qaas_server: Any
                 await bob.get_job(job_id[0])
 
     asyncio.run(run())
+
+
+def test_async_calls_retry_and_map_problems_like_sync() -> None:
+    import httpx
+
+    from qiboconnection.config import RetryPolicy, Settings
+    from qiboconnection.errors import ServerError
+
+    from .fakes import API_KEY, BASE_URL, FakeHosted, json_response, problem
+
+    fake = FakeHosted()
+    answers = {
+        1: [
+            problem(503, "busy", "Service Unavailable"),
+            json_response({"id": 1, "name": "sim", "status": "online"}),
+        ],
+        2: [problem(503, "busy", "Service Unavailable")] * 3,
+    }
+    fake.routes["GET /api/v1/devices/(\\d+)"] = lambda request, match: answers[int(match[1])].pop(0)
+    fake.routes["GET /api/v1/jobs/(\\d+)"] = lambda request, match: problem(
+        400, f"Requested job with 'job_id': {match[1]}, does not exist.", "Bad Request"
+    )
+    settings = Settings(
+        base_url=BASE_URL,
+        retry=RetryPolicy(max_attempts=3, budget=5, backoff_base=0.01, backoff_cap=0.02),
+        progress=False,
+    )
+
+    async def run() -> None:
+        api = AsyncAPI(
+            ConnectionConfiguration("hosted-user", API_KEY),
+            settings=settings,
+            transport=httpx.MockTransport(fake),
+        )
+        async with api:
+            assert (await api.get_device(1)).name == "sim"
+            with pytest.raises(ServerError, match="gave up after 3 attempts"):
+                await api.get_device(2)
+            with pytest.raises(NotFoundError, match="does not exist"):
+                await api.get_job(8310)
+
+    asyncio.run(run())
+    assert len(fake.sent("GET", "/api/v1/devices/1")) == 2
+    assert len(fake.sent("GET", "/api/v1/devices/2")) == 3
+    assert fake.logins == 1
