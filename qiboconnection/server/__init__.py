@@ -16,6 +16,19 @@ Behaviour where the hosted protocol leaves a choice:
   ``init_params`` and ``optimizer_params`` for VQA), in the usual result envelope.
 - A repeated ``Idempotency-Key`` from the same user returns the first job; with a different body it
   is refused with 422.
+- Failed logins are limited per (username, client address) and, more loosely, per client address
+  (429 with ``Retry-After``), so that nobody can lock a user out from elsewhere. The address is the
+  connection's peer; forwarding headers are not trusted. An unknown username costs the same key
+  derivation as a wrong key and gets the same answer.
+- Cancelling a job that is already final answers 409, also when it is cancelled (as the spec says);
+  clients that retried a cancel read the job to tell that case apart.
+- Fault injection (``fault_rate`` and friends, ``serve --fault-*``) is off by default; it never
+  touches ``GET /status`` but does touch the token endpoints (see :mod:`qiboconnection.server.faults`).
+- Request bodies are limited to ``max_body_bytes`` (16 MiB by default, 413) before anything parses
+  them; job descriptions may inflate to ``max_decompressed_bytes`` (64 MiB, 413 beyond).
+- A circuit payload must be a list of texts starting ``OPENQASM`` (422 otherwise); whether the program
+  parses is found when the job runs, which then ends ``error`` with the parser's message, as on the
+  hosted service where devices, not the gateway, read programs.
 """
 
 from qiboconnection.server.config import ServerConfig, UserSpec

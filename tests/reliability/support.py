@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import base64
+import gzip
+import json
 import logging
 import sqlite3
+import time
 from collections import Counter
 from pathlib import Path
 from typing import Any
+
+import httpx
 
 from qiboconnection.api import API
 from qiboconnection.config import RetryPolicy, Settings
@@ -58,3 +64,55 @@ def job_rows(db_path: Path) -> list[tuple[int, str, str]]:
     """(id, status, name) of every job in a server database, read directly with SQLite."""
     with sqlite3.connect(f"file:{db_path}?mode=ro", uri=True) as conn:
         return [tuple(row) for row in conn.execute("SELECT id, status, name FROM jobs ORDER BY id")]
+
+
+GRANT_TYPE = "urn:ietf:params:oauth:grant-type:jwt-bearer"
+BELL_QASM = (
+    'OPENQASM 2.0;\ninclude "qelib1.inc";\nqreg q[2];\ncreg c[2];\n'
+    "h q[0];\ncx q[0],q[1];\nmeasure q[0] -> c[0];\nmeasure q[1] -> c[1];"
+)
+
+
+def assertion(url: str, username: str, api_key: str, **overrides: Any) -> str:
+    """The URL-safe base64 JSON login assertion of the protocol."""
+    payload = {"user_id": None, "username": username, "api_key": api_key, "audience": f"{url}/api/v1"}
+    payload["iat"] = int(time.time())
+    payload.update(overrides)
+    return base64.urlsafe_b64encode(json.dumps(payload).encode()).decode()
+
+
+def tokens(server: Any, name: str) -> dict[str, Any]:
+    """Log ``name`` in over raw HTTP and return the token answer."""
+    cred = server.users[name]
+    body = {"grantType": GRANT_TYPE, "assertion": assertion(server.url, cred.username, cred.api_key)}
+    response = httpx.post(f"{server.url}/api/v1/authorisation-tokens", json=body)
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def client_for(server: Any, name: str) -> httpx.Client:
+    """A raw httpx client for the API, authenticated as ``name``."""
+    access = tokens(server, name)["accessToken"]
+    return httpx.Client(
+        base_url=f"{server.url}/api/v1", headers={"Authorization": f"Bearer {access}"}, timeout=30
+    )
+
+
+def description(payload: Any) -> str:
+    data = base64.b64encode(gzip.compress(json.dumps(payload).encode())).decode()
+    return json.dumps({"data": data, "encoding": "utf-8", "compression": "gzip"})
+
+
+def job_body(**fields: Any) -> dict[str, Any]:
+    """A valid circuit submission body, with ``fields`` replaced."""
+    body = {
+        "user_id": None,
+        "device_id": 1,
+        "number_shots": 10,
+        "job_type": "circuit",
+        "description": description([BELL_QASM]),
+        "name": "test",
+        "summary": "-",
+    }
+    body.update(fields)
+    return body

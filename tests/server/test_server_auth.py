@@ -145,7 +145,7 @@ def test_repeated_failed_logins_are_limited(make_server):
         limited = login_response(server.url, "alice", "wrong-key-xyz")
         assert_problem(limited, 429, "Too many failed logins")
         assert 1 <= int(limited.headers["retry-after"]) <= 60
-        # Even the right key waits: the limit is per username, not per guess.
+        # Even the right key waits: the limit is per (username, address), not per guess.
         assert_problem(login_response(server.url, alice.username, alice.api_key), 429)
         # Other usernames are not affected.
         bob = server.users["bob"]
