@@ -23,8 +23,12 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import enum
+import http.client
 import logging
 import random
+import select
+import ssl
+import threading
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
@@ -50,6 +54,7 @@ if TYPE_CHECKING:
     from qiboconnection.auth import QaaSAuth
 
 __all__ = [
+    "KeepAliveTransport",
     "Reply",
     "Retry",
     "acall",
@@ -94,6 +99,107 @@ class Reply:
 # -- client builders ---------------------------------------------------------------------------------
 
 
+class KeepAliveTransport(httpx.BaseTransport):
+    """HTTP/1.1 over the standard library's ``http.client``, reusing idle keep-alive connections.
+
+    The synchronous client's default transport when no proxy is configured in the environment (with
+    one, httpx's own transports are used): it does what httpx's default does for this client (one
+    request at a time per connection, full bodies, TLS verified with httpx's default context) with a
+    fraction of the per-request work, which is most of a small call's cost. Failures surface as the
+    httpx exceptions the retry policy reads: ``ConnectError``/``ConnectTimeout`` before anything was sent.
+    """
+
+    def __init__(self, *, verify: ssl.SSLContext | bool = True, max_idle: int = 8) -> None:
+        self._verify = verify
+        self._ssl_context: ssl.SSLContext | None = None
+        self._idle: dict[tuple[str, str, int], list[http.client.HTTPConnection]] = {}
+        self._lock = threading.Lock()
+        self._max_idle = max_idle
+
+    def _context(self) -> ssl.SSLContext:
+        if self._ssl_context is None:
+            verify = self._verify
+            self._ssl_context = (
+                verify if isinstance(verify, ssl.SSLContext) else httpx.create_ssl_context(verify=verify)
+            )
+        return self._ssl_context
+
+    def _checkout(self, key: tuple[str, str, int], timeout: float | None) -> http.client.HTTPConnection:
+        with self._lock:
+            idle = self._idle.get(key, [])
+            while idle:
+                connection = idle.pop()
+                sock = connection.sock
+                # An idle connection with something to read was closed by the server: drop it.
+                if sock is not None and not select.select([sock], [], [], 0)[0]:
+                    return connection
+                connection.close()
+        scheme, host, port = key
+        if scheme == "https":
+            return http.client.HTTPSConnection(host, port, timeout=timeout, context=self._context())
+        return http.client.HTTPConnection(host, port, timeout=timeout)
+
+    def _checkin(self, key: tuple[str, str, int], connection: http.client.HTTPConnection) -> None:
+        with self._lock:
+            idle = self._idle.setdefault(key, [])
+            if len(idle) < self._max_idle:
+                idle.append(connection)
+                return
+        connection.close()
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        url = request.url
+        if url.scheme not in {"http", "https"}:
+            raise httpx.UnsupportedProtocol(f"Unsupported URL scheme {url.scheme!r}", request=request)
+        key = (url.scheme, url.host, url.port or (443 if url.scheme == "https" else 80))
+        timeouts = request.extensions.get("timeout", {})
+        body = request.read()
+        connection = self._checkout(key, timeouts.get("connect"))
+        if connection.sock is None:
+            try:
+                connection.connect()
+            except TimeoutError as error:
+                connection.close()
+                raise httpx.ConnectTimeout(str(error) or "connection timed out", request=request) from error
+            except OSError as error:
+                connection.close()
+                raise httpx.ConnectError(str(error) or type(error).__name__, request=request) from error
+        try:
+            connection.sock.settimeout(timeouts.get("read"))  # type: ignore[union-attr]
+            connection.putrequest(
+                request.method, url.raw_path.decode("ascii"), skip_host=True, skip_accept_encoding=True
+            )
+            for name, value in request.headers.raw:
+                connection.putheader(name, value)
+            connection.endheaders(body or None)
+            response = connection.getresponse()
+            content = response.read()
+        except TimeoutError as error:
+            connection.close()
+            raise httpx.ReadTimeout(str(error) or "timed out", request=request) from error
+        except (http.client.HTTPException, OSError) as error:
+            connection.close()
+            raise httpx.RemoteProtocolError(str(error) or type(error).__name__, request=request) from error
+        headers = response.getheaders()
+        if response.will_close:
+            connection.close()
+        else:
+            self._checkin(key, connection)
+        return httpx.Response(
+            response.status,
+            headers=headers,
+            stream=httpx.ByteStream(content),
+            extensions={"http_version": b"HTTP/1.1"},
+        )
+
+    def close(self) -> None:
+        with self._lock:
+            idle, self._idle = self._idle, {}
+        for connections in idle.values():
+            for connection in connections:
+                connection.close()
+
+
 def _headers(client_version: str) -> dict[str, str]:
     return {"X-Client-Version": client_version, "Accept": "application/json, application/problem+json"}
 
@@ -104,6 +210,13 @@ def _remember(response: httpx.Response) -> None:
 
 async def _aremember(response: httpx.Response) -> None:
     _last_response.set(response)
+
+
+def _default_transport() -> httpx.BaseTransport | None:
+    """:class:`KeepAliveTransport`, unless the environment names proxies (httpx then routes them itself)."""
+    from urllib.request import getproxies
+
+    return None if getproxies() else KeepAliveTransport()
 
 
 def build_client(
@@ -121,7 +234,7 @@ def build_client(
         auth=auth,
         headers=_headers(client_version),
         timeout=settings.timeout,
-        transport=transport,
+        transport=transport if transport is not None else _default_transport(),
         event_hooks={"response": [_remember]},
     )
     return Client(base_url=settings.base_url).set_httpx_client(http)

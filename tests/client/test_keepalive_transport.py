@@ -1,0 +1,99 @@
+"""The synchronous client's default transport: keep-alive reuse and httpx errors, over real sockets."""
+
+from __future__ import annotations
+
+import socket
+import threading
+from typing import Any
+
+import httpx
+import pytest
+
+from qiboconnection.errors import ConnectionException
+from qiboconnection.transport import KeepAliveTransport
+
+from .conftest import FAST_RETRY, connect
+
+
+def test_api_uses_it_and_reuses_one_connection(qaas_server: Any) -> None:
+    with connect(qaas_server, "alice") as api:
+        transport = api._client.get_httpx_client()._transport
+        assert isinstance(transport, KeepAliveTransport)
+        for _ in range(5):
+            assert api.ping() == "OK"
+        idle = [connection for pool in transport._idle.values() for connection in pool]
+        assert len(idle) == 1
+        first = idle[0].sock
+        api.list_devices()
+        assert [connection.sock for pool in transport._idle.values() for connection in pool] == [first]
+
+
+def _one_shot_server(answer: bytes) -> tuple[int, threading.Thread]:
+    """A socket answering one request per connection with ``answer`` and then closing it (twice)."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+
+    def serve() -> None:
+        with listener:
+            for _ in range(2):
+                conn, _ = listener.accept()
+                with conn:
+                    conn.recv(65536)
+                    conn.sendall(answer)
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    return listener.getsockname()[1], thread
+
+
+def test_a_connection_the_server_closed_is_not_reused() -> None:
+    # The server says keep-alive but closes anyway: the next request must open a new connection.
+    answer = b'HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 4\r\n\r\n"OK"'
+    port, thread = _one_shot_server(answer)
+    with httpx.Client(transport=KeepAliveTransport(), base_url=f"http://127.0.0.1:{port}") as client:
+        assert client.get("/status").json() == "OK"
+        thread.join(0.2)
+        assert client.get("/status").json() == "OK"
+    thread.join(5)
+    assert not thread.is_alive()
+
+
+def test_gzip_bodies_are_decoded() -> None:
+    import gzip
+
+    body = gzip.compress(b'{"a": 1}')
+    answer = (
+        b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Encoding: gzip\r\n"
+        + f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n".encode()
+        + body
+    )
+    port, _ = _one_shot_server(answer)
+    with httpx.Client(transport=KeepAliveTransport(), base_url=f"http://127.0.0.1:{port}") as client:
+        assert client.get("/x").json() == {"a": 1}
+
+
+def test_refused_connection_is_a_connect_error_and_a_clear_exception() -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    with httpx.Client(transport=KeepAliveTransport()) as client, pytest.raises(httpx.ConnectError):
+        client.get(f"http://127.0.0.1:{port}/status")
+
+    from qiboconnection.api import API
+    from qiboconnection.config import Settings
+    from qiboconnection.typings.connection import ConnectionConfiguration
+
+    with pytest.raises(ConnectionException, match="log in"):
+        API(
+            ConnectionConfiguration("alice", "x"),
+            settings=Settings(base_url=f"http://127.0.0.1:{port}", retry=FAST_RETRY, progress=False),
+        )
+
+
+def test_a_proxy_in_the_environment_leaves_transport_to_httpx(monkeypatch: pytest.MonkeyPatch) -> None:
+    from qiboconnection.transport import _default_transport
+
+    assert isinstance(_default_transport(), KeepAliveTransport)
+    monkeypatch.setenv("HTTPS_PROXY", "http://127.0.0.1:9")
+    assert _default_transport() is None
