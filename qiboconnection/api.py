@@ -617,10 +617,19 @@ class API:
         return JobListing.from_records(self._pages(list_jobs, "list jobs", favourites=favourites))
 
     def cancel_job(self, job_id: int) -> None:
-        """Cancel a job that has not finished (ConflictError if it already has)."""
+        """Cancel a job that has not finished (ConflictError if it already completed or failed).
+
+        Cancelling a job that is already cancelled succeeds: a retried cancel whose first answer was
+        lost finds the job cancelled, and the service's 409 then only means the first attempt worked.
+        """
+        from qiboconnection.errors import ConflictError
         from qiboconnection.operations import cancel_job_request
 
-        self._run(cancel_job_request(job_id))
+        try:
+            self._run(cancel_job_request(job_id))
+        except ConflictError:
+            if str(self._job_record(job_id).get("status", "")).lower() not in {"cancelled", "canceled"}:
+                raise
         logger.info("Job %s cancelled", job_id)
 
     def delete_job(self, job_id: int) -> None:

@@ -524,8 +524,18 @@ class AsyncAPI:
         return JobListing.from_records(await self._pages(list_jobs, "list jobs", favourites=favourites))
 
     async def cancel_job(self, job_id: int) -> None:
-        """Cancel a job that has not finished (ConflictError if it already has)."""
-        await self._run(cancel_job_request(job_id))
+        """Cancel a job that has not finished (ConflictError if it already completed or failed).
+
+        Cancelling a job that is already cancelled succeeds (see :meth:`API.cancel_job`).
+        """
+        from qiboconnection.errors import ConflictError
+
+        try:
+            await self._run(cancel_job_request(job_id))
+        except ConflictError:
+            record = await self._job_record(job_id)
+            if str(record.get("status", "")).lower() not in {"cancelled", "canceled"}:
+                raise
         logger.info("Job %s cancelled", job_id)
 
     async def delete_job(self, job_id: int) -> None:
