@@ -12,6 +12,8 @@ __version__ = "0.30.0"
 
 if TYPE_CHECKING:
     from qiboconnection.api import API
+    from qiboconnection.async_api import AsyncAPI
+    from qiboconnection.batch import BatchOutcome
     from qiboconnection.errors import (
         AuthenticationError,
         ConflictError,
@@ -28,6 +30,7 @@ if TYPE_CHECKING:
         ResultDecodeError,
         ServerError,
     )
+    from qiboconnection.remote_job import AsyncRemoteJob, RemoteJob
     from qiboconnection.typings.connection import ConnectionConfiguration
     from qiboconnection.typings.vqa import VQA
 
@@ -49,6 +52,10 @@ _ERRORS = (
 )
 _LAZY = {
     "API": "qiboconnection.api",
+    "AsyncAPI": "qiboconnection.async_api",
+    "AsyncRemoteJob": "qiboconnection.remote_job",
+    "BatchOutcome": "qiboconnection.batch",
+    "RemoteJob": "qiboconnection.remote_job",
     "ConnectionConfiguration": "qiboconnection.typings.connection",
     "VQA": "qiboconnection.typings.vqa",
     **dict.fromkeys(_ERRORS, "qiboconnection.errors"),
@@ -57,7 +64,10 @@ _LAZY = {
 __all__ = [
     "API",
     "VQA",
+    "AsyncAPI",
+    "AsyncRemoteJob",
     "AuthenticationError",
+    "BatchOutcome",
     "ConflictError",
     "ConnectionConfiguration",
     "ConnectionException",
@@ -70,6 +80,7 @@ __all__ = [
     "QiboconnectionError",
     "RateLimitError",
     "RemoteExecutionException",
+    "RemoteJob",
     "ResultDecodeError",
     "ServerError",
     "__version__",
