@@ -7,12 +7,13 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 from connexion import AsyncApp
-from connexion.exceptions import ProblemException
+from connexion.datastructures import MediaTypeDict
+from connexion.exceptions import BadRequestProblem, ProblemException
 from connexion.lifecycle import ConnexionResponse
 from connexion.options import SwaggerUIOptions
 from connexion.resolver import Resolver
 from connexion.security import BearerSecurityHandler
-from connexion.validators import VALIDATOR_MAP, ParameterValidator
+from connexion.validators import VALIDATOR_MAP, JSONRequestBodyValidator, ParameterValidator
 
 from qiboconnection.server.errors import ApiProblem
 from qiboconnection.server.handlers import Handlers
@@ -85,6 +86,16 @@ class NamedParameterValidator(ParameterValidator):
         return f"{parameter_type} parameter '{param['name']}': {error.splitlines()[0]}"
 
 
+class NamedJSONBodyValidator(JSONRequestBodyValidator):
+    """JSON bodies that do not parse are refused saying so, not with the parser's message alone."""
+
+    async def _parse(self, stream: Any, scope: Any) -> Any:
+        try:
+            return await super()._parse(stream, scope)
+        except BadRequestProblem as exc:
+            raise BadRequestProblem(detail=f"The request body is not valid JSON: {exc.detail}") from exc
+
+
 def build_http_app(app: QaasApp, spec: dict[str, Any]) -> AsyncApp:
     """Serve ``spec`` with handlers bound to ``app``; every error becomes a problem document."""
     handlers = Handlers(app)
@@ -102,7 +113,11 @@ def build_http_app(app: QaasApp, spec: dict[str, Any]) -> AsyncApp:
 
     http = AsyncApp(
         "qiboconnection.server",
-        validator_map={**VALIDATOR_MAP, "parameter": NamedParameterValidator},
+        validator_map={
+            **VALIDATOR_MAP,
+            "parameter": NamedParameterValidator,
+            "body": MediaTypeDict({**VALIDATOR_MAP["body"], "*/*json": NamedJSONBodyValidator}),
+        },
         security_map={"bearer": Bearer},
         swagger_ui_options=SwaggerUIOptions(serve_spec=False, swagger_ui=False),
     )
