@@ -320,7 +320,7 @@ def _completed(f: Callable[..., dict[str, Any]], server: Server, step: str, coun
     return result["seconds"]
 
 
-def bench_submit(server: Server, sizes: Sizes, rows: list[Row]) -> None:
+def bench_submit(server: Server, sizes: Sizes, rows: list[Row], extra: dict[str, Any]) -> None:
     count = sizes.circuits
     old = statistics.median(
         interleaved(sizes.rounds, {"released": lambda: _completed(released, server, "submit_wait", count)})[
@@ -328,6 +328,16 @@ def bench_submit(server: Server, sizes: Sizes, rows: list[Row]) -> None:
         ]
     )
     say(f"{count} circuits, released: {old:.2f} s")
+    try:
+        floor = statistics.median(
+            interleaved(
+                sizes.rounds, {"floor": lambda: _completed(ours, server, "floor_submit_wait", count)}
+            )["floor"]
+        )
+        extra[f"{count} circuits submit+wait, raw-HTTP floor (s)"] = floor
+        say(f"{count} circuits, raw-HTTP floor (server-bound): {floor:.2f} s")
+    except StepFailed as error:
+        extra[f"{count} circuits submit+wait, raw-HTTP floor (s)"] = f"failed: {error}"
     for label, step, target in [("sync", "submit_wait", 1 / 3), ("batch", "batch_wait", 1 / 10)]:
         name = f"{count} circuits submit+wait, {label}"
         try:
@@ -459,7 +469,7 @@ def run(sizes: Sizes) -> tuple[list[Row], dict[str, Any]]:
                 small, big = prepare_jobs(server)
                 say(f"prepared jobs {small} (2 qubits) and {big} ({WIDE} qubits)")
                 guarded(server_rows[:2], rows, lambda: bench_get_job(server, small, sizes, rows))
-                guarded(server_rows[2:4], rows, lambda: bench_submit(server, sizes, rows))
+                guarded(server_rows[2:4], rows, lambda: bench_submit(server, sizes, rows, extra))
                 guarded(server_rows[4:], rows, lambda: bench_decode(server, big, sizes, rows))
 
         guarded(server_rows, rows, main_server)

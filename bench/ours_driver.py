@@ -159,9 +159,65 @@ def list_jobs(args: dict[str, Any]) -> dict[str, Any]:
     return {"seconds": time.perf_counter() - start, "jobs": len(listing.items)}
 
 
+def floor_submit_wait(args: dict[str, Any]) -> dict[str, Any]:
+    """The least any client can do for submit+wait: raw POSTs on one keep-alive connection, then one
+    listing request per polling round until every job is final (this bounds what the server allows)."""
+    import gzip
+
+    import jwt
+
+    base = os.environ["QUANTUM_SERVICE_URL"].rstrip("/")
+    parts = urlsplit(base)
+    connection = http.client.HTTPConnection(parts.hostname, parts.port)
+    token = raw_token(
+        connection, base, os.environ["QIBOCONNECTION_USERNAME"], os.environ["QIBOCONNECTION_API_KEY"]
+    )
+    user_id = jwt.decode(token, options={"verify_signature": False})["user_id"]
+    qasm = _bell().to_qasm()
+    data = base64.b64encode(gzip.compress(json.dumps([qasm]).encode())).decode()
+    body = json.dumps(
+        {
+            "user_id": user_id,
+            "device_id": args["device_id"],
+            "number_shots": 10,
+            "job_type": "circuit",
+            "description": json.dumps({"data": data, "encoding": "utf-8", "compression": "gzip"}),
+            "name": "-",
+            "summary": "-",
+        }
+    )
+    headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+    start = time.perf_counter()
+    ids = set()
+    for _ in range(args["count"]):
+        connection.request("POST", "/api/v1/circuits", body, headers)
+        response = connection.getresponse()
+        ids.add(json.loads(response.read())["job_id"])
+    final = {"completed", "error", "cancelled", "canceled"}
+    deadline = time.monotonic() + args["timeout"]
+    statuses: dict[int, str] = {}
+    while time.monotonic() < deadline:
+        page, statuses = 1, {}
+        while page:
+            connection.request(
+                "GET", f"/api/v1/jobs?favourites=false&page={page}&per_page=1000", headers=headers
+            )
+            listing = json.loads(connection.getresponse().read())
+            statuses.update({item["id"]: item["status"] for item in listing["items"] if item["id"] in ids})
+            following = (listing.get("links") or {}).get("next") or ""
+            page = page + 1 if listing["items"] and "None" not in following and following else 0
+        if all(statuses.get(job_id) in final for job_id in ids):
+            break
+        time.sleep(0.01)
+    seconds = time.perf_counter() - start
+    completed = sum(statuses.get(job_id) == "completed" for job_id in ids)
+    return {"seconds": seconds, "jobs": len(ids), "completed": completed}
+
+
 STEPS = {
     "get_job": get_job,
     "floor_get_job": floor_get_job,
+    "floor_submit_wait": floor_submit_wait,
     "submit_wait": submit_wait,
     "batch_wait": batch_wait,
     "decode": decode,
