@@ -58,7 +58,12 @@ def _schema(username: str):
         {
             "seed": 20261125,
             "cache": {"enabled": False},
-            "generation": {"deterministic": True, "max-examples": MAX_EXAMPLES},
+            # Both phases: schema-valid requests, and negative data the server must refuse with a 4xx.
+            "generation": {
+                "deterministic": True,
+                "max-examples": MAX_EXAMPLES,
+                "mode": "all",
+            },
             "checks": {"positive_data_acceptance": {"expected-statuses": ACCEPTED_REFUSALS}},
             "auth": {"openapi": {"bearerAuth": {"bearer": _token(username)}}},
         }
