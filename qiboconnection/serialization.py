@@ -47,6 +47,7 @@ DEFAULT_MAX_BYTES = 1 << 30
 #: means a transient peak of about ten times that length.
 LARGE_DOCUMENT = 1 << 20
 _CHUNK = 1 << 20
+_INPUT_CHUNK = 1 << 18
 _URLSAFE_TO_STANDARD = bytes.maketrans(b"-_", b"+/")
 
 
@@ -81,24 +82,31 @@ def b64decode_any(text: str | bytes) -> bytes:
 
 
 def gunzip_capped(data: bytes, max_bytes: int = DEFAULT_MAX_BYTES) -> bytearray:
-    """Decompress gzip data (one or more members), refusing output over ``max_bytes``."""
+    """Decompress gzip data (one or more members), refusing output over ``max_bytes``.
+
+    Input is fed a slice at a time, so a large payload is not copied over and over as the inflater's
+    unconsumed tail.
+    """
     out = bytearray()
-    pending = data
-    while pending:
+    view = memoryview(data)
+    position = 0
+    while position < len(view):
         inflater = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
-        chunk_input = pending
-        while True:
-            room = max_bytes - len(out)
-            piece = inflater.decompress(chunk_input, min(_CHUNK, room + 1))
-            out += piece
+        while not inflater.eof:
+            pending = inflater.unconsumed_tail
+            if not pending:
+                if position >= len(view):
+                    raise ValueError("gzip data is truncated")
+                pending = view[position : position + _INPUT_CHUNK]
+                position += len(pending)
+            out += inflater.decompress(pending, min(_CHUNK, max_bytes - len(out) + 1))
             if len(out) > max_bytes:
                 raise ValueError(f"decompressed size is over the {max_bytes} byte limit")
-            chunk_input = inflater.unconsumed_tail
-            if inflater.eof:
-                break
-            if not chunk_input and not piece:
-                raise ValueError("gzip data is truncated")
-        pending = inflater.unused_data.lstrip(b"\x00")
+        # What follows the member came at the end of the last slice: step back over it, then over
+        # the zero padding some writers put between members.
+        position -= len(inflater.unused_data)
+        while position < len(view) and view[position] == 0:
+            position += 1
     return out
 
 
@@ -317,6 +325,8 @@ class _Layout:
             spaces = _positions(_byte_set("space")[seg])
         else:
             spaces = np.zeros(0, dtype=np.int32)
+        #: How often each structural byte occurs in the whole object.
+        self.counts = {char: text.count(char) for char in (b"{", b"}", b"(", b")", b"j")}
         del text
         if len(seg) >= 1 << 31:
             raise _NotCanonical
@@ -330,7 +340,7 @@ class _Layout:
         self.commas = _positions(seg == ord(","))
         if len(self.colons) != n or len(self.commas) != max(n - 1, 0):
             raise _NotCanonical
-        if np.count_nonzero(seg == ord("{")) != 1 or np.count_nonzero(seg == ord("}")) != 1:
+        if self.counts[b"{"] != 1 or self.counts[b"}"] != 1:
             raise _NotCanonical
         # No whitespace inside a string.
         if len(spaces) and n:
@@ -358,9 +368,9 @@ class Keys:
         if lengths.min() < 1 or longest > 62:
             raise _NotCanonical
         # Keys of one length at a time, a block of rows at a time: one gather, then row-wise sums.
-        for length in np.flatnonzero(np.bincount(lengths)):
-            uniform = lengths[0] == length and lengths[-1] == length and (n == 1 or longest == length)
-            rows = None if uniform else np.flatnonzero(lengths == length)
+        present = np.flatnonzero(np.bincount(lengths))
+        for length in present:
+            rows = None if len(present) == 1 else np.flatnonzero(lengths == length)
             base = starts if rows is None else starts[rows]
             columns = np.arange(length, dtype=base.dtype)
             binary_weights = np.left_shift(1, np.arange(length - 1, -1, -1, dtype=np.int64))
@@ -371,10 +381,12 @@ class Keys:
                 if np.any(digits > 9):
                     raise _NotCanonical
                 target = block if rows is None else rows[block]
-                self.bits[target] = np.all(digits <= 1, axis=1)
-                wide = digits.astype(np.int64)
-                self.binary[target] = (wide & 1) @ binary_weights
-                self.decimal[target] = wide[:, : len(decimal_weights)] @ decimal_weights
+                bits = np.all(digits <= 1, axis=1)
+                self.bits[target] = bits
+                if bits.any():
+                    self.binary[target] = digits.astype(np.int64) @ binary_weights
+                if length <= _MAX_KEY_DIGITS:
+                    self.decimal[target] = digits.astype(np.int64) @ decimal_weights
         self._long = lengths > _MAX_KEY_DIGITS
 
     def indices(self, nqubits: int | None) -> Any:
@@ -393,11 +405,9 @@ class Keys:
         lengths = self.lengths[rows]
         if not len(lengths):
             return
-        if lengths.min() == lengths.max():
-            text[opens[:, None] + np.arange(int(lengths[0]) + 2, dtype=opens.dtype)] = ord(" ")
-            return
-        for column in range(int(lengths.max()) + 2):
-            text[opens[lengths + 1 >= column] + column] = ord(" ")
+        for length in np.flatnonzero(np.bincount(lengths)):
+            starts = opens if lengths[0] == lengths[-1] == length else opens[lengths == length]
+            text[starts[:, None] + np.arange(length + 2, dtype=opens.dtype)] = ord(" ")
 
 
 #: Entries read per orjson call, so that the text copies and Python floats alive at once stay small.
@@ -423,12 +433,15 @@ def _chunked_numbers(
     filled = 0
     for first in range(0, n, _ENTRIES_PER_CHUNK):
         rows = slice(first, min(first + _ENTRIES_PER_CHUNK, n))
-        offset = int(first_byte[rows.start])
-        text = seg[offset : int(last_byte[rows.stop - 1])].copy()
+        offset = int(first_byte[rows.start]) - 1
+        end = int(last_byte[rows.stop - 1])
+        text = np.empty(end - offset + 1, dtype=np.uint8)
+        text[1:-1] = seg[offset + 1 : end]
+        text[0], text[-1] = ord("["), ord("]")
         blank(text, rows, offset)
         expected = int(numbers[rows].sum())
         try:
-            values = orjson.loads(b"[" + text.tobytes() + b"]")
+            values = orjson.loads(memoryview(text))
         except orjson.JSONDecodeError:
             raise _NotCanonical from None
         if not isinstance(values, list) or len(values) != expected:
@@ -479,7 +492,7 @@ def parse_complex_table(seg: Any) -> tuple[Keys, Any] | None:
 
     try:
         layout = _Layout(seg, 2, "complex")
-        n = layout.n
+        n, counts_of = layout.n, layout.counts
         opens, closes, colons, commas = layout.opens, layout.closes, layout.colons, layout.commas
         key_open, key_close, value_open, value_close = opens[0::2], closes[0::2], opens[1::2], closes[1::2]
         del layout, opens, closes
@@ -497,13 +510,11 @@ def parse_complex_table(seg: Any) -> tuple[Keys, Any] | None:
         opening = starts[paren]
         closing = ends[paren] - 1
         j_at = np.where(paren, ends - 2, ends - 1)
-        if not np.array_equal(_positions(seg == ord("(")), opening):
-            raise _NotCanonical
-        if not np.array_equal(_positions(seg == ord(")")), closing):
-            raise _NotCanonical
+        # Each expected position holds its byte, and the object holds no other such byte.
+        for char, expected in ((b"(", opening), (b")", closing), (b"j", j_at)):
+            if counts_of[char] != len(expected) or not np.all(seg[expected] == char[0]):
+                raise _NotCanonical
         del opening, closing
-        if not np.array_equal(_positions(seg == ord("j")), j_at):
-            raise _NotCanonical
         # The sign between real and imaginary parts follows a digit (an exponent's sign follows "e",
         # a leading sign the opening quote or parenthesis) and precedes a digit.
         signs = np.concatenate([_positions(seg == ord("+")), _positions(seg == ord("-"))])
