@@ -109,3 +109,26 @@ def test_help_does_not_import_the_server():
         [sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True
     )
     assert completed.stdout.strip() == "[]"
+
+
+def test_fault_flags_are_checked(capsys):
+    assert main(["serve", "--fault-rate", "1.5"]) == 2
+    assert "fault_rate" in capsys.readouterr().err
+    assert main(["serve", "--fault-rate", "0.1", "--fault-kinds", "500,teapot"]) == 2
+    assert "teapot" in capsys.readouterr().err
+    assert main(["serve", "--fault-rate", "0.1", "--fault-max-latency", "60"]) == 2
+    assert "fault_max_latency" in capsys.readouterr().err
+
+
+def test_serve_with_faults_announces_them_and_injects_them():
+    process, url, lines = _serve(
+        "--db", ":memory:", "--fault-rate", "1", "--fault-kinds", "503", "--fault-seed", "3"
+    )
+    try:
+        assert any("Fault injection on: 1 of API requests meet one of 503 (seed 3)" in line for line in lines)
+        assert httpx.get(f"{url}/status").json() == "OK"  # health checks are never faulted
+        refused = httpx.get(f"{url}/api/v1/devices")
+        assert refused.status_code == 503
+        assert refused.headers["content-type"] == "application/problem+json"
+    finally:
+        assert _stop(process) == 0
