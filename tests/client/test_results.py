@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from qiboconnection.results import QaaSCircuitResult, decode_job_result
-from qiboconnection.serialization import encode_envelope
+from qiboconnection.serialization import encode_envelope, parse_complex_table, parse_number_table
 
 BELL = {
     "probabilities": {"00": 0.5, "11": 0.5},
@@ -125,6 +125,8 @@ def test_large_state_fast_path_matches_complex_exactly() -> None:
     }
     result = _lazy(entry)
     assert result._tables
+    assert parse_complex_table(result._segment("final_state")) is not None  # the fast path read it
+    assert parse_number_table(result._segment("final_state_probabilities")) is not None
     expected = np.array([complex(text) for text in literals], dtype=np.complex128)
     assert _same_bits(result.state(), expected)
     assert result.to_dict() == entry
@@ -136,6 +138,7 @@ def test_large_tables_with_nan_and_odd_spellings_fall_back_exactly() -> None:
     odd = ["(nan+infj)", "(-inf-nanj)", "(1E5+2j)", "( 1+2j )", "+1j", ".5j", "5"]
     literals = [*odd, *[f"({i}e-3+{i}j)" for i in range(size - len(odd))]]
     result = _lazy({"final_state": {str(i): text for i, text in enumerate(literals)}})
+    assert parse_complex_table(result._segment("final_state")) is None  # left to complex()
     decoded = result.state()
     np.testing.assert_array_equal(decoded, np.array([complex(text) for text in literals]))
 
@@ -157,6 +160,7 @@ def test_large_probabilities_with_bitstring_keys() -> None:
     table = {format(int(i), f"0{nqubits}b"): float(values[i]) for i in order}
     result = _lazy({"counts": {"0" * nqubits: 3}, "probabilities": table})
     assert result._tables
+    assert parse_number_table(result._segment("probabilities")) is not None
     assert _same_bits(result.probabilities(), values)
     assert result.nqubits == nqubits
     assert result.frequencies() == Counter({"0" * nqubits: 3})
@@ -181,3 +185,52 @@ def test_lazy_result_behaves_as_the_plain_dict() -> None:
         lambda r: sorted(r.keys()) == sorted(entry),
     ):
         assert probe(_lazy(entry))
+
+
+def _table_segment(table: dict) -> np.ndarray:
+    return np.frombuffer(json.dumps(table).encode(), dtype=np.uint8)
+
+
+def test_complex_parser_agrees_with_complex_on_random_literals() -> None:
+    rng = np.random.default_rng(2024)
+    for _ in range(20):
+        size = int(rng.integers(1, 400))
+        pick = rng.integers(0, 5, size=size)
+        # Magnitudes from 1e-300 to 1e300, so reprs with and without exponents both appear.
+        parts = rng.normal(size=(size, 2)) * 10.0 ** rng.uniform(-300, 300, size=(size, 2))
+        parts[pick == 0, 0] = 0.0  # pure imaginary: "bj"
+        parts[pick == 1, 0] = -0.0
+        parts[pick == 2, 1] = -0.0
+        parts[pick == 3] = rng.integers(-3, 4, size=(int(np.sum(pick == 3)), 2))
+        literals = [str(complex(re, im)) for re, im in parts.tolist()]
+        keys = rng.permutation(size)
+        table = {str(int(key)): text for key, text in zip(keys, literals, strict=True)}
+        parsed = parse_complex_table(_table_segment(table))
+        assert parsed is not None
+        found, values = parsed
+        expected = np.array([complex(text) for text in table.values()], dtype=np.complex128)
+        assert np.array_equal(values.view(np.int64), expected.view(np.int64))
+        assert np.array_equal(found.indices(None), np.array([int(key) for key in table]))
+
+
+def test_complex_parser_declines_what_it_does_not_read() -> None:
+    for text in ["(nan+infj)", "(1+2j", "1+2j)", "(1 +2j)", "(1--2j)", "(1+j)", "(+1j)", "1E5j", "abc", "()"]:
+        table = {"0": "(0.5+0.5j)", "1": text, "2": "1j"}
+        assert parse_complex_table(_table_segment(table)) is None, text
+    assert parse_complex_table(_table_segment({"0": 1.5})) is None
+    assert parse_complex_table(np.frombuffer(b'{"0": "1j" "1": "2j"}', dtype=np.uint8)) is None
+    assert parse_complex_table(np.frombuffer(b'{"0": "1j", "1": "2j", }', dtype=np.uint8)) is None
+    assert parse_complex_table(np.frombuffer(b'{"a": "1j"}', dtype=np.uint8)) is None
+
+
+def test_number_parser_reads_json_numbers_exactly_and_declines_the_rest() -> None:
+    rng = np.random.default_rng(3)
+    values = [*(rng.normal(size=300) * 10.0 ** rng.uniform(-300, 300, size=300)).tolist(), 0, -0.0, 1, 1e308]
+    table = {format(i, "09b"): value for i, value in enumerate(values)}
+    parsed = parse_number_table(_table_segment(table))
+    assert parsed is not None
+    keys, decoded = parsed
+    assert np.array_equal(decoded, np.array(values, dtype=np.float64))
+    assert np.array_equal(keys.indices(9), np.arange(len(values)))
+    for bad in ('{"0": "1"}', '{"0": null}', '{"0": true}', '{"0": [1]}', '{"0": 1 "1": 2}', '{"0": NaN}'):
+        assert parse_number_table(np.frombuffer(bad.encode(), dtype=np.uint8)) is None, bad
