@@ -58,3 +58,37 @@ def test_300_jobs_through_ten_percent_faults(make_server, caplog):
         f"\nsoak: {JOBS} jobs in {elapsed:.1f} s; faults injected {faults}; client retries {dict(counter.kinds)};"
         f" submissions answered again after a lost answer: {len(replays)}"
     )
+
+
+ASYNC_JOBS = 150
+
+
+def test_async_batch_through_ten_percent_faults(make_server):
+    import asyncio
+
+    from qiboconnection.async_api import AsyncAPI
+    from qiboconnection.config import Settings
+    from qiboconnection.typings.connection import ConnectionConfiguration
+
+    with make_server(fault_rate=0.1, fault_seed=8, fault_max_latency=0.1, workers=2) as server:
+        alice = server.users["alice"]
+        circuits = [x_circuit(bits_of(n)) for n in range(ASYNC_JOBS)]
+
+        async def run() -> list:
+            settings = Settings(base_url=server.url, retry=POLICY, progress=False)
+            async with AsyncAPI(
+                ConnectionConfiguration(username=alice.username, api_key=alice.api_key), settings=settings
+            ) as api:
+                return await api.run_batch(
+                    circuits, device_id=1, nshots=NSHOTS, max_parallel=10, interval=0.2
+                )
+
+        outcomes = asyncio.run(run())
+        faults = dict(server.app.faults.counts)
+        rows = job_rows(server.db_path)
+    assert [outcome.error for outcome in outcomes if not outcome.ok] == []
+    for index, outcome in enumerate(outcomes):
+        assert dict(outcome.result.frequencies()) == {bits_of(index): NSHOTS}, (index, outcome)
+    assert len(rows) == ASYNC_JOBS
+    assert sorted(outcome.job_id for outcome in outcomes) == [row[0] for row in rows]
+    assert sum(faults.values()) > 0 and faults.get("drop", 0) > 0, faults
