@@ -281,6 +281,30 @@ def server_cases(
             201,
             "",
         ),
+        (
+            "Idempotency-Key of 201 characters",
+            "POST",
+            "/circuits",
+            {"json": job_body(), "headers": {"Idempotency-Key": "k" * 201}},
+            400,
+            "Idempotency-Key",
+        ),
+        (
+            "Idempotency-Key `table-key`, first use",
+            "POST",
+            "/circuits",
+            {"json": job_body(name="first"), "headers": {"Idempotency-Key": "table-key"}},
+            201,
+            "",
+        ),
+        (
+            "Idempotency-Key `table-key` again with another body",
+            "POST",
+            "/circuits",
+            {"json": job_body(name="second"), "headers": {"Idempotency-Key": "table-key"}},
+            422,
+            "different submission",
+        ),
     ]
 
 
