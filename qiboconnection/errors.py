@@ -42,7 +42,11 @@ class RemoteExecutionException(QiboconnectionError):
         status_code: HTTP status of the answer.
         title: ``title`` of the problem document, when there was one.
         detail: ``detail`` of the problem document, when there was one.
+        attempts: how many times the call was sent; above 1, an earlier attempt whose answer was lost
+            or failed may have taken effect (a retried cancel can meet the job it already cancelled).
     """
+
+    attempts: int = 1
 
     def __init__(
         self,

@@ -402,6 +402,8 @@ def _delay_or_raise(
     if not _retryable(error, mode):
         if isinstance(error, httpx.RequestError):
             raise ConnectionException(f"Could not {what}: {_describe(error)}") from error
+        # An answer after retries: an earlier attempt may have taken effect (see ``attempts``).
+        error.attempts = number
         raise error
     retry_after = getattr(error, "retry_after", None)
     delay = backoff_delay(policy, number, retry_after, _rng)
@@ -452,6 +454,7 @@ def _gave_up(
         final = type(error)(f"{error} ({note})", error.status_code, title=error.title, detail=error.detail)
         if isinstance(final, RateLimitError | ServerError):
             final.retry_after = getattr(error, "retry_after", None)
+        final.attempts = attempts
         return final
     final_connection = ConnectionException(f"Could not {what}: {_describe(error)} ({note})")
     return final_connection
