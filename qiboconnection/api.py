@@ -617,18 +617,19 @@ class API:
         return JobListing.from_records(self._pages(list_jobs, "list jobs", favourites=favourites))
 
     def cancel_job(self, job_id: int) -> None:
-        """Cancel a job that has not finished (ConflictError if it already completed or failed).
+        """Cancel a job that has not finished (ConflictError if it already has).
 
-        Cancelling a job that is already cancelled succeeds: a retried cancel whose first answer was
-        lost finds the job cancelled, and the service's 409 then only means the first attempt worked.
+        A cancel retried after a lost answer that then meets a 409 succeeds when the job is cancelled:
+        the first attempt did it.
         """
         from qiboconnection.errors import ConflictError
         from qiboconnection.operations import cancel_job_request
 
         try:
             self._run(cancel_job_request(job_id))
-        except ConflictError:
-            if str(self._job_record(job_id).get("status", "")).lower() not in {"cancelled", "canceled"}:
+        except ConflictError as error:
+            # Only a retried cancel: its first attempt may have cancelled the job before its answer was lost.
+            if error.attempts < 2 or not _is_cancelled(self._job_record(job_id)):
                 raise
         logger.info("Job %s cancelled", job_id)
 
@@ -766,3 +767,8 @@ class API:
 
         self._run(CALIBRATION.delete(calibration_id))
         logger.info("Calibration %s deleted", calibration_id)
+
+
+def _is_cancelled(record: dict[str, Any]) -> bool:
+    """Whether a job record says the job is cancelled (old records spell it ``canceled``)."""
+    return str(record.get("status", "")).lower() in {"cancelled", "canceled"}

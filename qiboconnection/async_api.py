@@ -524,17 +524,17 @@ class AsyncAPI:
         return JobListing.from_records(await self._pages(list_jobs, "list jobs", favourites=favourites))
 
     async def cancel_job(self, job_id: int) -> None:
-        """Cancel a job that has not finished (ConflictError if it already completed or failed).
+        """Cancel a job that has not finished (ConflictError if it already has).
 
-        Cancelling a job that is already cancelled succeeds (see :meth:`API.cancel_job`).
+        A retried cancel that meets a 409 succeeds when the job is cancelled (see :meth:`API.cancel_job`).
         """
         from qiboconnection.errors import ConflictError
 
         try:
             await self._run(cancel_job_request(job_id))
-        except ConflictError:
-            record = await self._job_record(job_id)
-            if str(record.get("status", "")).lower() not in {"cancelled", "canceled"}:
+        except ConflictError as error:
+            # Only a retried cancel: its first attempt may have cancelled the job before its answer was lost.
+            if error.attempts < 2 or not _is_cancelled(await self._job_record(job_id)):
                 raise
         logger.info("Job %s cancelled", job_id)
 
@@ -634,3 +634,8 @@ class AsyncAPI:
 
         await self._run(CALIBRATION.delete(calibration_id))
         logger.info("Calibration %s deleted", calibration_id)
+
+
+def _is_cancelled(record: dict[str, Any]) -> bool:
+    """Whether a job record says the job is cancelled (old records spell it ``canceled``)."""
+    return str(record.get("status", "")).lower() in {"cancelled", "canceled"}
