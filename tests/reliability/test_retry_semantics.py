@@ -103,7 +103,10 @@ def test_a_retried_cancel_that_already_worked_succeeds(make_server):
             api.cancel_job(job.id)  # first answer lost; the retry meets 409, the job is cancelled
             assert transport.lost == [""]
             assert api.get_job(job.id).status == "cancelled"
-            api.cancel_job(job.id)  # and cancelling it again is harmless
+            # Asked again, in one attempt, the 409 stands: nothing says this call cancelled it.
+            with pytest.raises(ConflictError, match="cancelled") as again:
+                api.cancel_job(job.id)
+            assert again.value.attempts == 1
     # A job that completed cannot be cancelled: that 409 stays an error.
     with make_server(workers=1) as server, _api(server) as api:
         done = api.submit(x_circuit("10"), device_id=1, nshots=4)

@@ -208,6 +208,7 @@ def test_no_secret_in_logs_reprs_errors_or_saved_accounts(make_server, caplog, m
     with make_server(workers=1, access_token_lifetime=1) as server:
         alice = server.users["alice"]
         secrets_seen.append(alice.api_key)
+        server_texts = [repr(server.config), repr(server.config.users), repr(server.app.tokens)]
         with pytest.raises(AuthenticationError) as refused:
             session(server.url, alice.username, "a-wrong-key-that-must-not-leak", QUICK)
         secrets_seen.append("a-wrong-key-that-must-not-leak")
@@ -231,6 +232,8 @@ def test_no_secret_in_logs_reprs_errors_or_saved_accounts(make_server, caplog, m
         assert secret and secret not in logged
         for text in texts:
             assert secret not in text
+    for text in server_texts:
+        assert all(user.api_key not in text for user in server.users.values())
     # The accounts file holds the key it must hold (owner-only), and nothing else secret.
     [accounts_file] = [p for p in (tmp_path / "config").rglob("*") if p.is_file() and "lock" not in p.name]
     assert stat.S_IMODE(accounts_file.stat().st_mode) == 0o600
