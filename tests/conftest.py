@@ -3,7 +3,8 @@
 - ``qaas_server`` (session): a server with users alice, bob (role user) and admin (role admin).
 - ``make_server`` (function): ``with make_server(**config_fields) as server:`` for an isolated server;
   ``config_fields`` are :class:`~qiboconnection.server.config.ServerConfig` fields (e.g.
-  ``access_token_lifetime=1``, ``workers=0``, ``db_path=...``); users default to the same three.
+  ``access_token_lifetime=1``, ``workers=0``, ``db_path=...``, or fault injection such as
+  ``fault_rate=0.1, fault_seed=7, fault_kinds=("502", "drop")``); users default to the same three.
 - ``qaas_env`` (function): ``QUANTUM_SERVICE_URL`` pointing at ``qaas_server``.
 """
 
