@@ -138,8 +138,9 @@ def decode(args: dict[str, Any]) -> dict[str, Any]:
     api = _login()
     start = time.perf_counter()
     result = api.get_job(args["job_id"]).result[0]
+    # The same tables the released client's figure converts: final state and its probabilities.
     state = result.state()
-    probabilities = result.probabilities()
+    probabilities = result.state_probabilities()
     result.samples()
     seconds = time.perf_counter() - start
     peak = peak_rss()

@@ -212,8 +212,20 @@ class QaaSCircuitResult(dict[str, Any]):
         """Final state vector (simulators only), ordered by basis index."""
         import numpy as np
 
-        if "final_state" in self._tables:
-            parsed = parse_complex_table(self._segment("final_state"))
+        return self._basis_table("final_state", np.complex128, parse_complex_table, _complex_values)
+
+    def state_probabilities(self) -> npt.NDArray[np.float64]:
+        """Probabilities of every basis state of the final state (simulators only), ordered by index."""
+        import numpy as np
+
+        return self._basis_table("final_state_probabilities", np.float64, parse_number_table, _float_values)
+
+    def _basis_table(self, key: str, dtype: Any, fast: Any, slow: Any) -> Any:
+        """A table keyed by basis index (or bitstring) as a dense array over all 2^n basis states."""
+        import numpy as np
+
+        if key in self._tables:
+            parsed = fast(self._segment(key))
             if parsed is not None:
                 keys, values = parsed
                 size = len(values)
@@ -222,19 +234,12 @@ class QaaSCircuitResult(dict[str, Any]):
                 binary = nqubits > 1 and bool(
                     np.all((keys.lengths[head] == nqubits) & keys.bits[head]) and size
                 )
-                indices = keys.indices(nqubits if binary else None)
-                dimension = max(1 << nqubits, int(indices.max()) + 1 if size else 1)
-                out = np.zeros(dimension, dtype=np.complex128)
-                out[indices] = values
-                return out
-        table = self.get("final_state")
+                return _scatter(keys.indices(nqubits if binary else None), values, nqubits, dtype)
+        table = self.get(key)
         if not isinstance(table, Mapping):
-            raise KeyError("this result has no 'final_state' (only simulators return one)")
+            raise KeyError(f"this result has no {key!r} (only simulators return one)")
         size = len(table)
-        try:
-            values = np.fromiter(map(complex, table.values()), dtype=np.complex128, count=size)
-        except (TypeError, ValueError):
-            values = np.fromiter(map(_to_complex, table.values()), dtype=np.complex128, count=size)
+        values = slow(table.values(), size)
         nqubits = max(self.nqubits or 0, max(size - 1, 1).bit_length())
         keys = list(table.keys())
         if all(isinstance(key, str) and key.isdigit() for key in keys) and not self._binary_keys(
@@ -243,10 +248,7 @@ class QaaSCircuitResult(dict[str, Any]):
             indices = np.fromiter(map(int, keys), dtype=np.int64, count=size)
         else:
             indices = np.fromiter((self._index(key, nqubits) for key in keys), dtype=np.int64, count=size)
-        dimension = max(1 << nqubits, int(indices.max()) + 1 if size else 1)
-        out = np.zeros(dimension, dtype=np.complex128)
-        out[indices] = values
-        return out
+        return _scatter(indices, values, nqubits, dtype)
 
     @staticmethod
     def _binary_keys(keys: list[str], nqubits: int) -> bool:
@@ -261,6 +263,30 @@ class QaaSCircuitResult(dict[str, Any]):
         if len(text) == nqubits and _is_bitstring(text):
             return int(text, 2)
         return int(text)
+
+
+def _scatter(indices: Any, values: Any, nqubits: int, dtype: Any) -> Any:
+    import numpy as np
+
+    dimension = max(1 << nqubits, int(indices.max()) + 1 if len(indices) else 1)
+    out = np.zeros(dimension, dtype=dtype)
+    out[indices] = values
+    return out
+
+
+def _complex_values(values: Any, size: int) -> Any:
+    import numpy as np
+
+    try:
+        return np.fromiter(map(complex, values), dtype=np.complex128, count=size)
+    except (TypeError, ValueError):
+        return np.fromiter(map(_to_complex, values), dtype=np.complex128, count=size)
+
+
+def _float_values(values: Any, size: int) -> Any:
+    import numpy as np
+
+    return np.fromiter(map(float, values), dtype=np.float64, count=size)
 
 
 def _to_complex(value: Any) -> complex:

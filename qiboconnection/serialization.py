@@ -16,8 +16,8 @@ import base64
 import binascii
 import functools
 import gzip
-import itertools
 import json
+import re
 import zlib
 from collections.abc import Callable
 from typing import Any
@@ -243,30 +243,23 @@ _MAX_KEY_DIGITS = 18
 def find_tables(raw: bytes | bytearray, keys: tuple[str, ...] = TABLE_KEYS) -> list[tuple[str, int, int]]:
     """Spans ``(key, start, end)`` (``raw[start:end]`` is the JSON object) of large flat tables in ``raw``.
 
-    Only objects with no nested object qualify (so the first ``}`` closes them); the caller must
-    confirm, by parsing the rest, that each span is the value of ``key`` in a result entry.
+    Only objects with no nested object qualify (so the first ``}`` closes them); the search resumes
+    after each table found. The caller must confirm, by parsing the rest, that each span is the value
+    of ``key`` in a result entry.
     """
+    pattern = re.compile(
+        rb'"(' + b"|".join(re.escape(key.encode()) for key in keys) + rb')"[ \t\r\n]*:[ \t\r\n]*\{'
+    )
     spans = []
-    for key in keys:
-        needle = b'"' + key.encode() + b'"'
-        position = raw.find(needle)
-        while position != -1:
-            cursor = position + len(needle)
-            while raw[cursor : cursor + 1] in (b" ", b"\n", b"\r", b"\t"):
-                cursor += 1
-            if raw[cursor : cursor + 1] == b":":
-                cursor += 1
-                while raw[cursor : cursor + 1] in (b" ", b"\n", b"\r", b"\t"):
-                    cursor += 1
-                if raw[cursor : cursor + 1] == b"{":
-                    end = raw.find(b"}", cursor) + 1
-                    if end - cursor >= LAZY_TABLE_BYTES and raw.find(b"{", cursor + 1, end) == -1:
-                        spans.append((key, cursor, end))
-            position = raw.find(needle, position + 1)
-    spans.sort(key=lambda span: span[1])
-    for (_, _, end), (_, start, _) in itertools.pairwise(spans):
-        if start < end:
-            return []
+    position = 0
+    while (found := pattern.search(raw, position)) is not None:
+        start = found.end() - 1
+        end = raw.find(b"}", start) + 1
+        if end and end - start >= LAZY_TABLE_BYTES and raw.find(b"{", start + 1, end) == -1:
+            spans.append((found.group(1).decode(), start, end))
+            position = end
+        else:
+            position = found.end()
     return spans
 
 
@@ -325,8 +318,9 @@ class _Layout:
             spaces = _positions(_byte_set("space")[seg])
         else:
             spaces = np.zeros(0, dtype=np.int32)
-        #: How often each structural byte occurs in the whole object.
-        self.counts = {char: text.count(char) for char in (b"{", b"}", b"(", b")", b"j")}
+        # The only braces are the first and last bytes.
+        if text.find(b"{", 1) != -1 or text.find(b"}", 0, len(text) - 1) != -1:
+            raise _NotCanonical
         del text
         if len(seg) >= 1 << 31:
             raise _NotCanonical
@@ -339,8 +333,6 @@ class _Layout:
         self.colons = _positions(seg == ord(":"))
         self.commas = _positions(seg == ord(","))
         if len(self.colons) != n or len(self.commas) != max(n - 1, 0):
-            raise _NotCanonical
-        if self.counts[b"{"] != 1 or self.counts[b"}"] != 1:
             raise _NotCanonical
         # No whitespace inside a string.
         if len(spaces) and n:
@@ -492,7 +484,7 @@ def parse_complex_table(seg: Any) -> tuple[Keys, Any] | None:
 
     try:
         layout = _Layout(seg, 2, "complex")
-        n, counts_of = layout.n, layout.counts
+        n = layout.n
         opens, closes, colons, commas = layout.opens, layout.closes, layout.colons, layout.commas
         key_open, key_close, value_open, value_close = opens[0::2], closes[0::2], opens[1::2], closes[1::2]
         del layout, opens, closes
@@ -512,7 +504,7 @@ def parse_complex_table(seg: Any) -> tuple[Keys, Any] | None:
         j_at = np.where(paren, ends - 2, ends - 1)
         # Each expected position holds its byte, and the object holds no other such byte.
         for char, expected in ((b"(", opening), (b")", closing), (b"j", j_at)):
-            if counts_of[char] != len(expected) or not np.all(seg[expected] == char[0]):
+            if np.count_nonzero(seg == char[0]) != len(expected) or not np.all(seg[expected] == char[0]):
                 raise _NotCanonical
         del opening, closing
         # The sign between real and imaginary parts follows a digit (an exponent's sign follows "e",

@@ -45,6 +45,7 @@ def test_qibo_style_accessors() -> None:
     assert samples.tolist() == BELL["samples"]
     assert result.samples(binary=False).tolist() == [0, 3, 0, 0]
     np.testing.assert_allclose(result.state(), np.array([1, 0, 0, 1]) / np.sqrt(2))
+    assert result.state_probabilities().tolist() == [0.5, 0, 0, 0.5]
 
 
 def test_bitstrings_are_qubit_zero_first() -> None:
@@ -129,6 +130,9 @@ def test_large_state_fast_path_matches_complex_exactly() -> None:
     assert parse_number_table(result._segment("final_state_probabilities")) is not None
     expected = np.array([complex(text) for text in literals], dtype=np.complex128)
     assert _same_bits(result.state(), expected)
+    probabilities = np.array(list(entry["final_state_probabilities"].values()))
+    assert _same_bits(result.state_probabilities(), probabilities)
+    assert result._tables  # the accessors read the payload; the dict is not built yet
     assert result.to_dict() == entry
     assert list(result) == list(entry)
 
