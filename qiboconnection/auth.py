@@ -253,6 +253,15 @@ class QaaSAuth(httpx.Auth):
             request.headers["Authorization"] = f"Bearer {tokens.access}"
             yield request
 
+    def usable_tokens(self) -> TokenPair | None:
+        """The tokens held, when the access token can be sent as it is (logged in, not about to expire)."""
+        tokens = self._tokens
+        return tokens if self._usable(tokens, time.time()) else None
+
+    def refused(self, response: httpx.Response, tokens: TokenPair) -> bool:
+        """Whether ``response`` refused the access token of ``tokens`` (so it must be renewed)."""
+        return self._should_renew(response, tokens)
+
     @staticmethod
     def _should_renew(response: httpx.Response, tokens: TokenPair) -> bool:
         if is_expired_token_answer(response.status_code, response.content):

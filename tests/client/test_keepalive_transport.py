@@ -97,3 +97,33 @@ def test_a_proxy_in_the_environment_leaves_transport_to_httpx(monkeypatch: pytes
     assert isinstance(_default_transport(), KeepAliveTransport)
     monkeypatch.setenv("HTTPS_PROXY", "http://127.0.0.1:9")
     assert _default_transport() is None
+
+
+def test_calls_go_straight_to_the_transport_and_a_refused_token_is_renewed(qaas_server: Any) -> None:
+    import dataclasses
+
+    from qiboconnection.transport import _direct
+
+    with connect(qaas_server, "alice") as api:
+        http = api._client.get_httpx_client()
+        assert http in _direct
+        sent: list[str] = []
+        transport = http._transport
+        original = transport.handle_request
+
+        def spy(request: httpx.Request) -> httpx.Response:
+            sent.append(request.headers["authorization"])
+            return original(request)
+
+        transport.handle_request = spy  # type: ignore[method-assign]
+        devices = api.list_devices()
+        assert len(devices) >= 1 and len(sent) == 1
+        # A token the server refuses although its expiry lies ahead (say, the server's key changed).
+        tokens = api._auth._tokens
+        api._auth._tokens = dataclasses.replace(tokens, access=tokens.access[:-4] + "AAAA")
+        sent.clear()
+        assert len(api.list_devices()) == len(devices)
+        assert api._auth._tokens.access != tokens.access[:-4] + "AAAA"
+        # direct (refused), through the client (refused again), renewal, then the retried request.
+        assert sent[0] == sent[1] == "Bearer " + tokens.access[:-4] + "AAAA"
+        assert sent[-1] == "Bearer " + api._auth._tokens.access
