@@ -10,7 +10,7 @@ from typing import Any
 
 from qiboconnection.server.config import ServerConfig
 from qiboconnection.server.db import Store
-from qiboconnection.server.errors import PayloadTooLarge
+from qiboconnection.server.errors import ApiProblem, PayloadTooLarge, UnsupportedMediaType
 from qiboconnection.server.faults import FaultInjector
 from qiboconnection.server.jobs import JobManager
 from qiboconnection.server.routing import PROBLEM, build_http_app
@@ -140,7 +140,7 @@ class QaasApp:
                 return
 
     async def _limit_body(self, scope: Scope, receive: Any, send: Any) -> Any:
-        """Refuse (413) bodies over the limit before anything parses them."""
+        """Refuse (413) bodies over the limit before anything parses them, and (415) encoded bodies."""
         limit = self.config.max_body_bytes
         length = None
         for name, value in scope.get("headers", ()):
@@ -149,7 +149,12 @@ class QaasApp:
                     length = int(value)
                 except ValueError:
                     length = None
-                break
+            elif name == b"content-encoding" and value.strip().lower() not in (b"", b"identity"):
+                detail = (
+                    f"Content-Encoding {value.decode('latin-1')!r} is not supported; send the body as is."
+                )
+                await self._send_problem(send, UnsupportedMediaType(detail))
+                return None
         if length is not None:
             if length > limit:
                 await self._send_too_large(send, limit)
@@ -178,14 +183,18 @@ class QaasApp:
 
         return replay_receive
 
+    @classmethod
+    async def _send_too_large(cls, send: Any, limit: int) -> None:
+        await cls._send_problem(send, PayloadTooLarge(f"The request body is over the {limit} byte limit."))
+
     @staticmethod
-    async def _send_too_large(send: Any, limit: int) -> None:
-        problem = PayloadTooLarge(f"The request body is over the {limit} byte limit.")
+    async def _send_problem(send: Any, problem: ApiProblem) -> None:
+        """Answer with ``problem`` and close the connection (the body may be left unread)."""
         body = json.dumps(problem.to_dict()).encode()
         await send(
             {
                 "type": "http.response.start",
-                "status": 413,
+                "status": problem.status,
                 "headers": [
                     (b"content-type", PROBLEM.encode()),
                     (b"content-length", str(len(body)).encode()),

@@ -52,6 +52,11 @@ class PayloadTooLarge(ApiProblem):
         super().__init__(413, detail)
 
 
+class UnsupportedMediaType(ApiProblem):
+    def __init__(self, detail: str) -> None:
+        super().__init__(415, detail)
+
+
 class Unprocessable(ApiProblem):
     def __init__(self, detail: str) -> None:
         super().__init__(422, detail)

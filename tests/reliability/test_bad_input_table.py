@@ -282,6 +282,17 @@ def server_cases(
             "",
         ),
         (
+            "a gzip-encoded body (Content-Encoding: gzip)",
+            "POST",
+            "/circuits",
+            {
+                "content": gzip.compress(json.dumps(job_body()).encode()),
+                "headers": {"Content-Type": "application/json", "Content-Encoding": "gzip"},
+            },
+            415,
+            "Content-Encoding",
+        ),
+        (
             "Idempotency-Key of 201 characters",
             "POST",
             "/circuits",
