@@ -394,13 +394,14 @@ class API:
 
     def _send(self, submission: Submission, device_id: int) -> int:
         """Submit to one device; returns the job id and records the job in :attr:`jobs`."""
-        from qiboconnection.operations import submit_request
+        from qiboconnection.operations import resend_submissions, submit_request
 
         request = submit_request(
             submission,
             device_id,
             user_id=self._auth.user_id,
             idempotency_key=self._settings.send_idempotency_key,
+            resend=resend_submissions(self._settings, self._auth.honours_idempotency_keys),
         )
         job_id = job_id_of(self._run(request))
         self._jobs.append(

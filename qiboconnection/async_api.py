@@ -36,6 +36,7 @@ from qiboconnection.operations import (
     job_record_of,
     plan_submission,
     qasm_description,
+    resend_submissions,
     set_device_status_request,
     submit_request,
 )
@@ -292,6 +293,7 @@ class AsyncAPI:
             device_id,
             user_id=self._auth.user_id,
             idempotency_key=self._settings.send_idempotency_key,
+            resend=resend_submissions(self._settings, self._auth.honours_idempotency_keys),
         )
         job_id = job_id_of(await self._run(request))
         self._jobs.append(

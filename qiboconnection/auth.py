@@ -117,6 +117,7 @@ class QaaSAuth(httpx.Auth):
         self._lock = threading.Lock()
         self._tokens: TokenPair | None = None
         self._generation = 0
+        self._honours_idempotency_keys = False
 
     def __repr__(self) -> str:
         state = "logged in" if self._tokens is not None else "not logged in"
@@ -142,6 +143,14 @@ class QaaSAuth(httpx.Auth):
         """The user's role from the access token (``user`` or ``admin``), once logged in."""
         tokens = self._tokens
         return tokens.role if tokens is not None else None
+
+    @property
+    def honours_idempotency_keys(self) -> bool:
+        """Whether the service said (``X-Idempotency-Keys: honoured``) that resent submissions are safe."""
+        return self._honours_idempotency_keys
+
+    def _note_capabilities(self, response: httpx.Response) -> None:
+        self._honours_idempotency_keys = response.headers.get("X-Idempotency-Keys", "").lower() == "honoured"
 
     @property
     def logged_in(self) -> bool:
@@ -208,6 +217,7 @@ class QaaSAuth(httpx.Auth):
             )
             raise error
         tokens = parse_tokens(response.content)
+        self._note_capabilities(response)
         self._store(tokens)
         logger.debug("Logged in as %s (user id %s)", self._username, tokens.user_id)
         return tokens
@@ -227,6 +237,7 @@ class QaaSAuth(httpx.Auth):
                 except QiboconnectionError:
                     logger.debug("Token refresh answer unusable; logging in again")
                 else:
+                    self._note_capabilities(response)
                     self._store(renewed)
                     logger.debug("Access token refreshed")
                     return renewed

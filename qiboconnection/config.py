@@ -51,6 +51,8 @@ class Settings:
     max_result_bytes: int = 1 << 30
     progress: bool = True
     send_idempotency_key: bool = True
+    # Resend a submission whose answer was lost: None follows the service's X-Idempotency-Keys answer.
+    resend_submissions: bool | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "base_url", self.base_url.rstrip("/"))

@@ -20,6 +20,7 @@ from qiboconnection.models.devices import Device
 from qiboconnection.models.jobs import JobData
 
 if TYPE_CHECKING:
+    from qiboconnection.config import Settings
     from qiboconnection.transport import Reply, Retry
 
 __all__ = [
@@ -283,9 +284,14 @@ def check_device(device: Device, nshots: int) -> None:
 
 
 def submit_request(
-    submission: Submission, device_id: int, *, user_id: int | None, idempotency_key: bool
+    submission: Submission, device_id: int, *, user_id: int | None, idempotency_key: bool, resend: bool = True
 ) -> Request:
-    """Send ``submission`` to one device; with ``idempotency_key`` the request may be retried safely."""
+    """Send ``submission`` to one device.
+
+    With ``idempotency_key`` the request carries a fresh key; with ``resend`` as well, a submission
+    whose answer was lost (5xx, 429, a dropped connection) is sent again with that key. Without
+    ``resend`` it is sent again only when it provably never reached the service.
+    """
     from qaas_client.api.jobs import submit_job
     from qaas_client.models.job_submission import JobSubmission
 
@@ -304,8 +310,16 @@ def submit_request(
     mode = Retry.CONNECT_ONLY
     if idempotency_key:
         kwargs["idempotency_key"] = str(uuid.uuid4())
-        mode = Retry.IDEMPOTENT
+        if resend:
+            mode = Retry.IDEMPOTENT
     return Request(submit_job, f"submit a {submission.job_type} job to device {device_id}", mode, kwargs)
+
+
+def resend_submissions(settings: Settings, service_honours_keys: bool) -> bool:
+    """Whether a submission whose answer was lost may be sent again with its Idempotency-Key."""
+    if not settings.send_idempotency_key:
+        return False
+    return service_honours_keys if settings.resend_submissions is None else settings.resend_submissions
 
 
 def job_id_of(reply: Reply) -> int:

@@ -38,6 +38,8 @@ if TYPE_CHECKING:
 logger = logging.getLogger("qiboconnection.server.handlers")
 
 JSON = {"Content-Type": "application/json"}
+# Token and submission answers tell clients that a resent submission with the same key is safe here.
+IDEMPOTENT_JSON = {**JSON, "X-Idempotency-Keys": "honoured"}
 API_PREFIX = "/api/v1"
 # Verifying an unknown username against this keeps failed logins as slow as wrong keys.
 _DUMMY_HASH_KEY = "not-a-real-api-key"
@@ -228,7 +230,7 @@ class Handlers:
         tokens = self._app.tokens
         access = tokens.issue(user["id"], user["role"], "access", audience)
         refresh = tokens.issue(user["id"], user["role"], "refresh", audience)
-        return self._tokens_body(access, refresh), 200, JSON
+        return self._tokens_body(access, refresh), 200, IDEMPOTENT_JSON
 
     async def refresh_authorisation_token(self, body: dict[str, Any] | None = None) -> Response:
         claims = _claims()
@@ -236,7 +238,7 @@ class Handlers:
         if user is None:
             raise Unauthorized("The token's user no longer exists.")
         access = self._app.tokens.issue(user["id"], user["role"], "access", claims["aud"])
-        return self._tokens_body(access, None), 200, JSON
+        return self._tokens_body(access, None), 200, IDEMPOTENT_JSON
 
     # users
     async def get_user(self, user_id: int) -> Response:
@@ -303,7 +305,7 @@ class Handlers:
             raise Unprocessable("This Idempotency-Key was already used for a different submission.")
         else:
             logger.info("repeated submission answered with its job %d", job_id)
-        return {"job_id": job_id}, 201, JSON
+        return {"job_id": job_id}, 201, IDEMPOTENT_JSON
 
     def _validate_submission(self, fields: dict[str, Any]) -> None:
         device_id = fields["device_id"]

@@ -51,6 +51,8 @@ class FakeHosted:
     logins: int = 0
     refreshes: int = 0
     refresh_answer_has_refresh_token: bool = True
+    # The hosted service does not say it honours Idempotency-Key; a fake can, as the local server does.
+    advertises_idempotency_keys: bool = False
     _serial: Any = field(default_factory=lambda: itertools.count(1))
 
     def token(self, kind: str, lifetime: int) -> str:
@@ -86,7 +88,8 @@ class FakeHosted:
             "expiresIn": self.access_lifetime,
             "issuedAt": str(int(time.time())),
         }
-        return httpx.Response(201, json=body)
+        headers = {"X-Idempotency-Keys": "honoured"} if self.advertises_idempotency_keys else {}
+        return httpx.Response(201, json=body, headers=headers)
 
     def __call__(self, request: httpx.Request) -> httpx.Response:
         # The client re-sends the same Request object after renewing a token: keep a snapshot.

@@ -117,8 +117,8 @@ def test_answers_the_generated_parser_cannot_read_are_still_mapped() -> None:
     assert len(fake.sent("GET", "/api/v1/devices/1")) == 3
 
 
-def submission_fake(*answers: httpx.Response | Exception) -> FakeHosted:
-    fake = FakeHosted()
+def submission_fake(*answers: httpx.Response | Exception, honours_keys: bool = True) -> FakeHosted:
+    fake = FakeHosted(advertises_idempotency_keys=honours_keys)
     fake.routes["GET /api/v1/devices/(\\d+)"] = lambda request, match: json_response(DEVICE)
     fake.routes["POST /api/v1/circuits"] = scripted(*answers)
     return fake
@@ -137,6 +137,36 @@ def test_submission_reuses_one_idempotency_key_across_retries() -> None:
     assert len(keys) == 1
     assert re.fullmatch(r"[0-9a-f-]{36}", keys.pop() or "")
     assert [job.id for job in api.jobs] == [77]
+
+
+@pytest.mark.parametrize("lost", [problem(502, "bad gateway"), httpx.RemoteProtocolError("dropped")])
+def test_lost_submission_answer_is_not_resent_to_a_service_that_ignores_keys(lost) -> None:
+    fake = submission_fake(lost, json_response({"job_id": 78}, 201), honours_keys=False)
+    api = fake.api()
+    api._sleep = lambda _: None
+    with pytest.raises((ServerError, ConnectionException)):
+        api.execute(qprogram="{}", device_id=1)
+    posts = fake.sent("POST", "/api/v1/circuits")
+    assert len(posts) == 1
+    assert posts[0].headers.get("idempotency-key")
+    assert api.jobs == []
+
+
+def test_resending_can_be_forced_for_a_service_known_to_honour_keys() -> None:
+    fake = submission_fake(problem(503, "busy"), json_response({"job_id": 79}, 201), honours_keys=False)
+    api = fake.api(resend_submissions=True)
+    api._sleep = lambda _: None
+    assert api.execute(qprogram="{}", device_id=1) == 79
+    assert len(fake.sent("POST", "/api/v1/circuits")) == 2
+
+
+def test_refused_connection_is_resent_even_to_a_service_that_ignores_keys() -> None:
+    fake = submission_fake(
+        httpx.ConnectError("refused"), json_response({"job_id": 80}, 201), honours_keys=False
+    )
+    api = fake.api()
+    api._sleep = lambda _: None
+    assert api.execute(qprogram="{}", device_id=1) == 80
 
 
 def test_each_submission_gets_its_own_key() -> None:

@@ -135,3 +135,16 @@ def test_retry_after_is_honoured_end_to_end(make_server):
             )
         # Two waits of the advised second each, though the policy's own backoff is a millisecond.
         assert time.monotonic() - started >= 2.0
+
+
+def test_the_local_server_says_it_honours_keys_and_the_client_listens(qaas_server):
+    alice = qaas_server.users["alice"]
+    answer = httpx.post(
+        f"{qaas_server.url}/api/v1/authorisation-tokens",
+        json={"grantType": "urn:ietf:params:oauth:grant-type:jwt-bearer", "assertion": "e30", "scope": "x"},
+    )
+    assert "X-Idempotency-Keys" not in answer.headers  # refused logins advertise nothing
+    with _api(qaas_server) as api:
+        api.list_devices()
+        assert api._auth.username == alice.username
+        assert api._auth.honours_idempotency_keys
