@@ -143,6 +143,12 @@ def _guarded(command: Callable[[argparse.Namespace], int]) -> Callable[[argparse
         except ImportError as error:
             _note(f"error: {error}")
             return EXIT_REMOTE
+        except BrokenPipeError:
+            # The reader went away (`| head`): stop quietly, and keep the interpreter's final flush
+            # from failing on the closed pipe.
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+            return EXIT_OK
         except OSError as error:
             _note(f"error: {error}")
             return EXIT_REMOTE
