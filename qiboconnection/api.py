@@ -10,17 +10,19 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from qiboconnection.config import Settings
-from qiboconnection.errors import ConnectionException, JobFailedError, QiboconnectionError
+from qiboconnection.errors import ConnectionException, JobFailedError, NotFoundError, QiboconnectionError
 from qiboconnection.models.devices import Device, Devices
 from qiboconnection.models.jobs import Job, JobData, JobListing
 from qiboconnection.models.runcards import Calibration, Runcard
 from qiboconnection.operations import (
+    DeviceInfo,
     Request,
     Submission,
     check_device,
     check_ids,
     check_wait,
     device_of,
+    device_refusal,
     job_id_of,
     job_ids_of,
     job_record_of,
@@ -41,7 +43,7 @@ __all__ = ["API", "VQA", "ConnectionConfiguration"]
 
 logger = logging.getLogger("qiboconnection.api")
 
-#: Job records fetched at once in each polling round of :meth:`API.wait`.
+#: Job records fetched at once in each polling round of :meth:`API.wait` (the listing tells which).
 WAIT_CONCURRENCY = 10
 
 
@@ -52,6 +54,12 @@ class API:
     once) and keeps one pooled HTTP connection; use it as a context manager or call :meth:`close`.
     The service URL comes from ``QUANTUM_SERVICE_URL`` and the request timeout from
     ``QIBOCONNECTION_TIMEOUT`` (see :mod:`qiboconnection.config`).
+
+    Before a submission the device is checked (it exists, is online, takes that many shots); a device
+    that passed is not asked about again for
+    :data:`~qiboconnection.operations.DEVICE_INFO_SECONDS` seconds. The service still checks every
+    submission: when it refuses one for the device's sake, the session fetches the device again and
+    raises the same error a fresh check would (``DeviceNotAvailableError``, ``NotFoundError``).
 
     Args:
         configuration: username and API key.
@@ -84,12 +92,16 @@ class API:
             user_id=configuration.user_id,
         )
         self._client = build_client(
-            self._settings, self._auth, client_version=__version__, transport=transport
+            self._settings,
+            self._auth,
+            client_version=__version__,
+            transport=transport if transport is not None else _default_transport(),
         )
         self._sleep: Callable[[float], None] = time.sleep
         self.show_progress = self._settings.progress
         self._jobs: list[Job] = []
         self._devices: Devices | None = None
+        self._device_info = DeviceInfo()
         self._selected_devices: list[Device] | None = None
         self._runcard: Runcard | None = None
         self._calibration: Calibration | None = None
@@ -266,6 +278,7 @@ class API:
         from qaas_client.api.devices import list_devices
 
         self._devices = Devices([Device(record) for record in self._pages(list_devices, "list devices")])
+        self._device_info.forget()
         return self._devices
 
     def _get_device(self, device_id: int) -> Device:
@@ -298,6 +311,7 @@ class API:
         from qiboconnection.operations import set_device_status_request
 
         reply = self._run(set_device_status_request(device_id, status))
+        self._device_info.forget(device_id)
         device = (
             Device(reply.data) if isinstance(reply.data, dict) and reply.data else self._get_device(device_id)
         )
@@ -381,16 +395,38 @@ class API:
             encoded=encoded,
             warn_stacklevel=warn_stacklevel,
         )
-        for target in submission.device_ids:
+        for target in dict.fromkeys(submission.device_ids):
             self._usable_device(target, nshots)
         job_ids = [self._send(submission, target) for target in submission.device_ids]
         return job_ids[0] if submission.single else job_ids
 
-    def _usable_device(self, device_id: int, nshots: int) -> Device:
-        """The device, after checking it exists, is online and takes ``nshots``."""
-        device = self._get_device(device_id)
-        check_device(device, nshots)
+    def _usable_device(self, device_id: int, nshots: int, *, fresh: bool = False) -> Device:
+        """The device, after checking it exists, is online and takes ``nshots``.
+
+        A device that passed recently is checked from its kept record (see :class:`API`), unless ``fresh``.
+        """
+        device = None if fresh else self._device_info.get(device_id)
+        if device is None:
+            device = self._get_device(device_id)
+            check_device(device, nshots)
+            self._device_info.keep(device)
+        else:
+            check_device(device, nshots)
         return device
+
+    def _recheck_device(self, device_id: int, nshots: int) -> None:
+        """After a refused submission: fetch the device again and raise what a fresh check finds wrong.
+
+        The device may have gone offline (or away) since it was checked; a device still fine, or a
+        check that cannot be made, raises nothing and the refusal stands.
+        """
+        self._device_info.forget(device_id)
+        try:
+            self._usable_device(device_id, nshots, fresh=True)
+        except (NotFoundError, ValueError):
+            raise
+        except QiboconnectionError as error:
+            logger.debug("Could not check device %s again: %s", device_id, error)
 
     def _send(self, submission: Submission, device_id: int) -> int:
         """Submit to one device; returns the job id and records the job in :attr:`jobs`."""
@@ -403,7 +439,13 @@ class API:
             idempotency_key=self._settings.send_idempotency_key,
             resend=resend_submissions(self._settings, self._auth.honours_idempotency_keys),
         )
-        job_id = job_id_of(self._run(request))
+        try:
+            reply = self._run(request)
+        except QiboconnectionError as error:
+            if device_refusal(error):
+                self._recheck_device(device_id, submission.nshots)
+            raise
+        job_id = job_id_of(reply)
         self._jobs.append(
             Job(
                 id=job_id,
@@ -493,6 +535,12 @@ class API:
 
         return job_record_of(self._run(get_job_request(job_id)), job_id)
 
+    def _listing_page(self, page: int, per_page: int) -> Any:
+        """The body of one page of the user's job listing."""
+        from qiboconnection.operations import list_jobs_request
+
+        return self._run(list_jobs_request(page, per_page)).data
+
     def get_job(self, job_id: int) -> JobData:
         """A job's metadata, decoded result (None until completed) and decoded description."""
         job = JobData(self._job_record(job_id), max_result_bytes=self._settings.max_result_bytes)
@@ -576,27 +624,33 @@ class API:
         """Wait until every job (ids or handles) is final; return them in order, failed ones included.
 
         Polling starts fast and slows down to one round every ``interval`` seconds (0: as often as the
-        polling floor allows). Each round asks only about jobs not yet final, up to
-        :data:`WAIT_CONCURRENCY` at a time. ``timeout=None`` waits for ever.
+        polling floor allows), faster again while jobs keep finishing. With several jobs, each round reads
+        their statuses from one job listing request and fetches only the jobs that became final (up to
+        :data:`WAIT_CONCURRENCY` at a time); see :class:`~qiboconnection.polling.ListingRounds`.
+        ``timeout=None`` waits for ever.
 
         Raises:
             JobTimeoutError: (a ``TimeoutError``) some jobs were not final after ``timeout`` seconds.
         """
         from concurrent.futures import ThreadPoolExecutor
 
-        from qiboconnection.polling import Progress, wait_rounds
+        from qiboconnection.polling import ListingRounds, Progress, wait_rounds
 
         ids = job_ids_of(job_ids)
         limit, pause = check_wait(timeout, interval, allow_no_timeout=True)
         workers = min(WAIT_CONCURRENCY, len(set(ids)))
+        rounds = ListingRounds()
         with ThreadPoolExecutor(
             max_workers=max(workers, 1), thread_name_prefix="qiboconnection-wait"
         ) as pool:
 
-            def round_(pending: list[int]) -> dict[int, Any]:
+            def fetch(pending: list[int]) -> dict[int, Any]:
                 if len(pending) == 1:
                     return {pending[0]: self._job_record(pending[0])}
                 return dict(zip(pending, pool.map(self._job_record, pending), strict=True))
+
+            def round_(pending: list[int]) -> dict[int, Any]:
+                return rounds.round(pending, self._listing_page, fetch)
 
             records = wait_rounds(
                 ids,
@@ -773,3 +827,13 @@ class API:
 def _is_cancelled(record: dict[str, Any]) -> bool:
     """Whether a job record says the job is cancelled (old records spell it ``canceled``)."""
     return str(record.get("status", "")).lower() in {"cancelled", "canceled"}
+
+
+def _default_transport() -> httpx.BaseTransport | None:
+    """A :class:`~qiboconnection.transport.KeepAliveTransport` keeping a connection for each thread of a
+    wait or batch, unless the environment names proxies (httpx then routes them itself)."""
+    from urllib.request import getproxies
+
+    from qiboconnection.transport import KeepAliveTransport
+
+    return None if getproxies() else KeepAliveTransport(max_idle=2 * WAIT_CONCURRENCY)

@@ -16,11 +16,12 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from qiboconnection.config import Settings
-from qiboconnection.errors import ConnectionException, JobFailedError, QiboconnectionError
+from qiboconnection.errors import ConnectionException, JobFailedError, NotFoundError, QiboconnectionError
 from qiboconnection.models.devices import Device, Devices
 from qiboconnection.models.jobs import Job, JobData, JobListing
 from qiboconnection.models.runcards import Calibration, Runcard
 from qiboconnection.operations import (
+    DeviceInfo,
     Request,
     Submission,
     cancel_job_request,
@@ -29,11 +30,13 @@ from qiboconnection.operations import (
     check_wait,
     delete_job_request,
     device_of,
+    device_refusal,
     get_device_request,
     get_job_request,
     job_id_of,
     job_ids_of,
     job_record_of,
+    list_jobs_request,
     plan_submission,
     qasm_description,
     resend_submissions,
@@ -54,7 +57,10 @@ __all__ = ["AsyncAPI"]
 
 logger = logging.getLogger("qiboconnection.async_api")
 
-#: Job records fetched at once in each polling round of :meth:`AsyncAPI.wait`.
+#: Requests in flight at once on the default transport (worker threads, pooled connections).
+TRANSPORT_THREADS = 16
+
+#: Job records fetched at once in each polling round of :meth:`AsyncAPI.wait` (the listing tells which).
 ROUND_CONCURRENCY = 10
 
 
@@ -63,6 +69,8 @@ class AsyncAPI:
 
     Create it with ``await AsyncAPI.login(...)`` (logged in at once), or construct it and log in with
     ``async with AsyncAPI(configuration) as api``. ``async with`` closes the connections on exit.
+    Device checks before submissions reuse a device's record for a short while, as in
+    :class:`~qiboconnection.api.API`.
 
     Args:
         configuration: username and API key.
@@ -95,11 +103,15 @@ class AsyncAPI:
             user_id=configuration.user_id,
         )
         self._client = build_async_client(
-            self._settings, self._auth, client_version=__version__, transport=transport
+            self._settings,
+            self._auth,
+            client_version=__version__,
+            transport=transport if transport is not None else _default_transport(),
         )
         self.show_progress = self._settings.progress
         self._jobs: list[Job] = []
         self._devices: Devices | None = None
+        self._device_info = DeviceInfo()
         self._selected_devices: list[Device] | None = None
         self._runcard: Runcard | None = None
         self._calibration: Calibration | None = None
@@ -250,6 +262,7 @@ class AsyncAPI:
         self._devices = Devices(
             [Device(record) for record in await self._pages(list_devices, "list devices")]
         )
+        self._device_info.forget()
         return self._devices
 
     async def get_device(self, device_id: int) -> Device:
@@ -268,6 +281,7 @@ class AsyncAPI:
 
     async def _set_device_status(self, device_id: int, status: str) -> Device:
         reply = await self._run(set_device_status_request(device_id, status))
+        self._device_info.forget(device_id)
         if isinstance(reply.data, dict) and reply.data:
             return Device(reply.data)
         return await self.get_device(device_id)
@@ -282,10 +296,26 @@ class AsyncAPI:
 
     # -- jobs ------------------------------------------------------------------------------------------
 
-    async def _usable_device(self, device_id: int, nshots: int) -> Device:
-        device = await self.get_device(device_id)
-        check_device(device, nshots)
+    async def _usable_device(self, device_id: int, nshots: int, *, fresh: bool = False) -> Device:
+        """The device, after checking it exists, is online and takes ``nshots`` (kept records reused)."""
+        device = None if fresh else self._device_info.get(device_id)
+        if device is None:
+            device = await self.get_device(device_id)
+            check_device(device, nshots)
+            self._device_info.keep(device)
+        else:
+            check_device(device, nshots)
         return device
+
+    async def _recheck_device(self, device_id: int, nshots: int) -> None:
+        """After a refused submission: fetch the device again and raise what a fresh check finds wrong."""
+        self._device_info.forget(device_id)
+        try:
+            await self._usable_device(device_id, nshots, fresh=True)
+        except (NotFoundError, ValueError):
+            raise
+        except QiboconnectionError as error:
+            logger.debug("Could not check device %s again: %s", device_id, error)
 
     async def _send(self, submission: Submission, device_id: int) -> int:
         request = submit_request(
@@ -295,7 +325,13 @@ class AsyncAPI:
             idempotency_key=self._settings.send_idempotency_key,
             resend=resend_submissions(self._settings, self._auth.honours_idempotency_keys),
         )
-        job_id = job_id_of(await self._run(request))
+        try:
+            reply = await self._run(request)
+        except QiboconnectionError as error:
+            if device_refusal(error):
+                await self._recheck_device(device_id, submission.nshots)
+            raise
+        job_id = job_id_of(reply)
         self._jobs.append(
             Job(
                 id=job_id,
@@ -317,7 +353,7 @@ class AsyncAPI:
             selected_ids=[device.id for device in self._selected_devices or []],
             **arguments,
         )
-        for target in submission.device_ids:
+        for target in dict.fromkeys(submission.device_ids):
             await self._usable_device(target, submission.nshots)
         job_ids = [await self._send(submission, target) for target in submission.device_ids]
         return job_ids[0] if submission.single else job_ids
@@ -403,6 +439,10 @@ class AsyncAPI:
     async def _job_record(self, job_id: int) -> dict[str, Any]:
         return job_record_of(await self._run(get_job_request(job_id)), job_id)
 
+    async def _listing_page(self, page: int, per_page: int) -> Any:
+        """The body of one page of the user's job listing."""
+        return (await self._run(list_jobs_request(page, per_page))).data
+
     async def get_job(self, job_id: int) -> JobData:
         """A job's metadata, decoded result (None until completed) and decoded description."""
         job = JobData(await self._job_record(job_id), max_result_bytes=self._settings.max_result_bytes)
@@ -415,27 +455,33 @@ class AsyncAPI:
     ) -> list[JobData]:
         """Wait until every job is final; return them in order.
 
-        Each round fetches the unfinished jobs concurrently (up to :data:`ROUND_CONCURRENCY` at a time).
-        ``interval`` 0 polls as often as the polling floor allows; ``timeout`` None waits for ever.
+        With several jobs, each round reads their statuses from one job listing request and fetches the
+        jobs that became final concurrently (up to :data:`ROUND_CONCURRENCY` at a time), as
+        :meth:`API.wait <qiboconnection.api.API.wait>` does. ``interval`` 0 polls as often as the polling
+        floor allows; ``timeout`` None waits for ever.
 
         Raises:
             JobTimeoutError: (a ``TimeoutError``) some jobs were not final after ``timeout`` seconds.
         """
         import asyncio
 
-        from qiboconnection.polling import Progress, async_wait_rounds
+        from qiboconnection.polling import ListingRounds, Progress, async_wait_rounds
 
         ids = job_ids_of(job_ids)
         limit, pause = check_wait(timeout, interval, allow_no_timeout=True)
         gate = asyncio.Semaphore(ROUND_CONCURRENCY)
+        rounds = ListingRounds()
 
-        async def fetch(job_id: int) -> dict[str, Any]:
+        async def fetch_one(job_id: int) -> dict[str, Any]:
             async with gate:
                 return await self._job_record(job_id)
 
-        async def round_(pending: list[int]) -> dict[int, Any]:
-            records = await asyncio.gather(*(fetch(job_id) for job_id in pending))
+        async def fetch(pending: list[int]) -> dict[int, Any]:
+            records = await asyncio.gather(*(fetch_one(job_id) for job_id in pending))
             return dict(zip(pending, records, strict=True))
+
+        async def round_(pending: list[int]) -> dict[int, Any]:
+            return await rounds.around(pending, self._listing_page, fetch)
 
         records = await async_wait_rounds(
             ids,
@@ -641,3 +687,47 @@ class AsyncAPI:
 def _is_cancelled(record: dict[str, Any]) -> bool:
     """Whether a job record says the job is cancelled (old records spell it ``canceled``)."""
     return str(record.get("status", "")).lower() in {"cancelled", "canceled"}
+
+
+class ThreadedTransport:
+    """An httpx asynchronous transport (``handle_async_request``, ``aclose``) that sends each request with the synchronous
+    :class:`~qiboconnection.transport.KeepAliveTransport` on a worker thread.
+
+    The session's default when no proxy is configured in the environment: the same requests and
+    keep-alive connections as the synchronous ``API``, at a fraction of the per-request work of httpx's
+    asynchronous stack, which is most of what a small call costs. At most ``threads`` requests are
+    on the wire at once; the others wait their turn without blocking the event loop.
+    """
+
+    def __init__(self, threads: int = TRANSPORT_THREADS) -> None:
+        from concurrent.futures import ThreadPoolExecutor
+
+        from qiboconnection.transport import KeepAliveTransport
+
+        self._sync = KeepAliveTransport(max_idle=threads)
+        self._pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="qiboconnection-http")
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        import asyncio
+
+        await request.aread()
+        return await asyncio.get_running_loop().run_in_executor(
+            self._pool, self._sync.handle_request, request
+        )
+
+    async def aclose(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)
+        self._sync.close()
+
+    async def __aenter__(self) -> ThreadedTransport:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+
+def _default_transport() -> Any:
+    """A :class:`ThreadedTransport`, unless the environment names proxies (httpx then routes them itself)."""
+    from urllib.request import getproxies
+
+    return None if getproxies() else ThreadedTransport()

@@ -3,8 +3,10 @@
 The synchronous path (:meth:`API.run_batch <qiboconnection.api.API.run_batch>`) submits from a thread
 pool over the session's pooled connection; the asynchronous one
 (:meth:`AsyncAPI.run_batch <qiboconnection.async_api.AsyncAPI.run_batch>`) from tasks bounded by a
-semaphore. Both then poll in rounds, each round asking only about jobs not yet final, and return one
-:class:`BatchOutcome` per circuit, in submission order. A circuit that could not be submitted, a job
+semaphore. The device is checked once per batch. Both then poll in rounds, each reading the statuses
+of the unfinished jobs from the job listing and fetching only the jobs that became final (see
+:class:`~qiboconnection.polling.ListingRounds`), and return one :class:`BatchOutcome` per circuit, in
+submission order. A circuit that could not be submitted, a job
 that failed, was cancelled or did not finish in time, or a result that could not be decoded makes its
 own outcome fail; the others are kept.
 """
@@ -144,7 +146,7 @@ def run_sync(
     interval: float,
 ) -> list[BatchOutcome]:
     """The synchronous batch: a thread pool of ``max_parallel`` for submissions and for each polling round."""
-    from qiboconnection.polling import Progress, wait_rounds
+    from qiboconnection.polling import ListingRounds, Progress, wait_rounds
 
     limit = check_batch(
         circuits,
@@ -175,9 +177,13 @@ def run_sync(
         list(pool.map(submit, range(len(items))))
         ids = [outcome.job_id for outcome in outcomes if outcome.job_id is not None]
         latest: dict[int, Any] = {}
+        rounds = ListingRounds()
+
+        def fetch_many(pending: list[int]) -> dict[int, Record | BaseException]:
+            return dict(pool.map(fetch, pending))
 
         def round_(pending: list[int]) -> dict[int, Record | BaseException]:
-            entries = dict(pool.map(fetch, pending))
+            entries = rounds.round(pending, api._listing_page, fetch_many)
             latest.update(entries)
             return entries
 
@@ -206,7 +212,7 @@ async def run_async(
     interval: float,
 ) -> list[BatchOutcome]:
     """The asynchronous batch: submissions and rounds bounded by a semaphore of ``max_parallel``."""
-    from qiboconnection.polling import Progress, async_wait_rounds
+    from qiboconnection.polling import ListingRounds, Progress, async_wait_rounds
 
     limit = check_batch(
         circuits,
@@ -241,9 +247,13 @@ async def run_async(
     await asyncio.gather(*(submit(index) for index in range(len(items))))
     ids = [outcome.job_id for outcome in outcomes if outcome.job_id is not None]
     latest: dict[int, Any] = {}
+    rounds = ListingRounds()
+
+    async def fetch_many(pending: list[int]) -> dict[int, Record | BaseException]:
+        return dict(await asyncio.gather(*(fetch(job_id) for job_id in pending)))
 
     async def round_(pending: list[int]) -> dict[int, Record | BaseException]:
-        entries = dict(await asyncio.gather(*(fetch(job_id) for job_id in pending)))
+        entries = await rounds.around(pending, api._listing_page, fetch_many)
         latest.update(entries)
         return entries
 

@@ -9,13 +9,22 @@ neither builds bodies or reads answers on its own.
 from __future__ import annotations
 
 import math
+import threading
+import time
 import uuid
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from qiboconnection.errors import DeviceNotAvailableError, JobFailedError, QiboconnectionError
+from qiboconnection.errors import (
+    ConflictError,
+    DeviceNotAvailableError,
+    InvalidRequestError,
+    JobFailedError,
+    NotFoundError,
+    QiboconnectionError,
+)
 from qiboconnection.models.devices import Device
 from qiboconnection.models.jobs import JobData
 
@@ -24,6 +33,8 @@ if TYPE_CHECKING:
     from qiboconnection.transport import Reply, Retry
 
 __all__ = [
+    "DEVICE_INFO_SECONDS",
+    "DeviceInfo",
     "Request",
     "Submission",
     "cancel_job_request",
@@ -34,10 +45,12 @@ __all__ = [
     "check_wait",
     "delete_job_request",
     "device_of",
+    "device_refusal",
     "get_device_request",
     "get_job_request",
     "job_id_of",
     "job_record_of",
+    "list_jobs_request",
     "plan_submission",
     "qasm_description",
     "result_of_job",
@@ -134,6 +147,56 @@ def device_of(reply: Reply) -> Device:
     return Device(reply.data)
 
 
+#: How long, in seconds, a session reuses a device's record for the checks before a submission (exists,
+#: online, shot limit) instead of fetching it again. The service checks every submission itself; when it
+#: refuses one (404, 409, 422), the session drops the record and fetches the device again to say why.
+DEVICE_INFO_SECONDS = 15.0
+
+
+class DeviceInfo:
+    """Device records that passed the submission checks, each reused for ``seconds`` after it was fetched.
+
+    Only usable devices are kept: a device found offline or missing is asked about again next time.
+    Safe to share between threads.
+    """
+
+    def __init__(self, seconds: float = DEVICE_INFO_SECONDS, clock: Any = time.monotonic) -> None:
+        self.seconds = seconds
+        self._clock = clock
+        self._kept: dict[int, tuple[float, Device]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, device_id: int) -> Device | None:
+        """The kept record of a device, or None when there is none or it is older than ``seconds``."""
+        with self._lock:
+            entry = self._kept.get(device_id)
+            if entry is None:
+                return None
+            if self._clock() - entry[0] > self.seconds:
+                del self._kept[device_id]
+                return None
+            return entry[1]
+
+    def keep(self, device: Device) -> None:
+        """Remember a device that passed the checks (now)."""
+        if isinstance(device.id, int):
+            with self._lock:
+                self._kept[device.id] = (self._clock(), device)
+
+    def forget(self, device_id: int | None = None) -> None:
+        """Drop one device's record (all of them when ``device_id`` is None)."""
+        with self._lock:
+            if device_id is None:
+                self._kept.clear()
+            else:
+                self._kept.pop(device_id, None)
+
+
+def device_refusal(error: BaseException) -> bool:
+    """Whether a refused submission may be the device's doing (missing 404, not online 409, shot limit 422)."""
+    return isinstance(error, NotFoundError | ConflictError | InvalidRequestError)
+
+
 def set_device_status_request(device_id: int, status: str) -> Request:
     """Put a device online or into maintenance (admin)."""
     from qaas_client.api.devices import update_device_status
@@ -154,6 +217,18 @@ def get_job_request(job_id: int) -> Request:
 
     check_int(job_id, "job_id")
     return Request(get_job, f"get job {job_id}", _idempotent(), {"job_id": job_id})
+
+
+def list_jobs_request(page: int, per_page: int) -> Request:
+    """One page of the user's job summaries, newest first."""
+    from qaas_client.api.jobs import list_jobs
+
+    return Request(
+        list_jobs,
+        "list jobs",
+        _idempotent(),
+        {"favourites": False, "page": check_int(page, "page", minimum=1), "per_page": per_page},
+    )
 
 
 def job_record_of(reply: Reply, job_id: int) -> dict[str, Any]:

@@ -1,8 +1,14 @@
 """Waiting for jobs to reach a final status.
 
 Polling goes in rounds: each round asks only about jobs not yet final, then waits; the wait starts
-fast and backs off (x1.5 per round, capped by the caller's interval). A one-line progress display
-(status counts, best queue position, elapsed time) goes to stderr when stderr is a terminal.
+fast and backs off (x1.5 per round, capped by the caller's interval), and drops back to the start
+whenever a round finds jobs finished, so a stream of finishing jobs is followed closely. A one-line
+progress display (status counts, best queue position, elapsed time) goes to stderr when stderr is a
+terminal.
+
+With several jobs to watch, a round learns their statuses from the job listing (one request for up to
+:data:`LISTING_PAGE_SIZE` jobs, newest first; see :class:`ListingRounds`) and fetches each job once,
+when the listing shows it final. A job the listing does not show is fetched on its own from then on.
 """
 
 from __future__ import annotations
@@ -19,7 +25,11 @@ from qiboconnection.errors import JobTimeoutError
 
 __all__ = [
     "FINAL_STATUSES",
+    "LISTING_MAX_PAGES",
+    "LISTING_MIN_JOBS",
+    "LISTING_PAGE_SIZE",
     "Backoff",
+    "ListingRounds",
     "Progress",
     "async_wait_rounds",
     "is_final",
@@ -32,6 +42,12 @@ logger = logging.getLogger("qiboconnection.polling")
 FINAL_STATUSES = frozenset({"completed", "error", "cancelled", "canceled"})
 FIRST_DELAY = 0.05
 GROWTH = 1.5
+#: Fewest unfinished jobs for which a round reads the job listing instead of fetching each job.
+LISTING_MIN_JOBS = 2
+#: Job summaries asked for per listing page (the most the service gives at once).
+LISTING_PAGE_SIZE = 1000
+#: Most listing pages read in one round; jobs not found by then are fetched one by one.
+LISTING_MAX_PAGES = 5
 
 
 def is_final(status: Any) -> bool:
@@ -89,6 +105,10 @@ class Backoff:
         self._delay = min(self._delay * GROWTH, self._cap)
         return delay
 
+    def reset(self) -> None:
+        """Start again from :data:`FIRST_DELAY` (jobs are finishing: keep up with them)."""
+        self._delay = FIRST_DELAY
+
 
 Record = Mapping[str, Any]
 #: Fetches the current records of the given jobs in one round; an exception in place of a record
@@ -131,7 +151,10 @@ class _Rounds:
     def record(self, entries: Mapping[int, Record | BaseException]) -> float | None:
         """Store a round's records; the delay before the next round, or None when every job is final."""
         self.latest.update(entries)
+        before = len(self.pending)
         self.pending = [job_id for job_id in self.pending if not _settled(self.latest[job_id])]
+        if len(self.pending) < before:
+            self._backoff.reset()
         elapsed = self._clock() - self._started
         if self._progress is not None:
             self._progress.update(_shown(self.latest), elapsed)
@@ -196,6 +219,155 @@ async def async_wait_rounds(
         return rounds.latest
     finally:
         rounds.close()
+
+
+ListingPage = Callable[[int, int], Any]
+AsyncListingPage = Callable[[int, int], Awaitable[Any]]
+FetchMany = Callable[[list[int]], Mapping[int, "Record | BaseException"]]
+AsyncFetchMany = Callable[[list[int]], Awaitable[Mapping[int, "Record | BaseException"]]]
+
+
+def _job_id_in(item: Any) -> int | None:
+    job_id = item.get("id", item.get("job_id")) if isinstance(item, Mapping) else None
+    return job_id if isinstance(job_id, int) and not isinstance(job_id, bool) else None
+
+
+class ListingRounds:
+    """Polling rounds that read the job listing to learn which jobs are final.
+
+    Each round reads the listing (newest first), following pages only until every job looked for has
+    been seen, and then fetches just the jobs the listing shows final (for their results). A job the
+    listing does not show (an admin waiting on another user's job, a service that lists differently) is
+    fetched on its own in this and every later round, and a listing that fails makes every later round
+    fetch jobs one by one, so a wait never hangs on the listing. Jobs fewer than ``min_jobs`` are
+    fetched directly: one request each is no more than the listing.
+    """
+
+    def __init__(
+        self,
+        *,
+        page_size: int = LISTING_PAGE_SIZE,
+        max_pages: int = LISTING_MAX_PAGES,
+        min_jobs: int = LISTING_MIN_JOBS,
+    ) -> None:
+        self.page_size = page_size
+        self.max_pages = max_pages
+        self.min_jobs = min_jobs
+        #: Jobs a listing did not show; fetched one by one.
+        self.unlisted: set[int] = set()
+        #: Whether rounds still read the listing (False once it failed).
+        self.listing = True
+
+    def wanted(self, pending: list[int]) -> set[int]:
+        """The jobs this round looks for in the listing (none: fetch every pending job)."""
+        if not self.listing:
+            return set()
+        wanted = {job_id for job_id in pending if job_id not in self.unlisted}
+        return wanted if len(wanted) >= self.min_jobs else set()
+
+    def read(self, body: Any, unseen: set[int], seen: dict[int, Record]) -> tuple[int, int] | None:
+        """Take one listing page: move the jobs of ``unseen`` it lists into ``seen``.
+
+        Returns the next page to read (number, size), or None when there is no need or no next page.
+        """
+        from qiboconnection.transport import next_page
+
+        items = body.get("items") if isinstance(body, Mapping) else None
+        if not isinstance(items, list) or not items:
+            return None
+        ids = []
+        for item in items:
+            job_id = _job_id_in(item)
+            if job_id is None:
+                continue
+            ids.append(job_id)
+            if job_id in unseen:
+                unseen.discard(job_id)
+                seen[job_id] = item
+        if not unseen:
+            return None
+        # Newest first by id: later pages hold only jobs older than this page's last one.
+        if ids and ids == sorted(ids, reverse=True) and min(unseen) > ids[-1]:
+            return None
+        following = next_page((body.get("links") or {}).get("next"))
+        if following is None:
+            return None
+        return following[0], following[1] or self.page_size
+
+    def settle(
+        self, pending: list[int], wanted: set[int], seen: Mapping[int, Record]
+    ) -> tuple[list[int], dict[int, Record]]:
+        """After the listing: the jobs to fetch (final there, or not looked for or not found) and the
+        entries of the others (their listing summaries)."""
+        fetch: list[int] = []
+        entries: dict[int, Record] = {}
+        for job_id in pending:
+            item = seen.get(job_id)
+            if item is None:
+                if job_id in wanted:
+                    logger.debug("Job %s is not in the listing; fetching it on its own", job_id)
+                    self.unlisted.add(job_id)
+                fetch.append(job_id)
+            elif is_final(item.get("status")):
+                fetch.append(job_id)
+            else:
+                entries[job_id] = item
+        return fetch, entries
+
+    def failed(self, error: BaseException) -> None:
+        """The listing failed: fetch jobs one by one from now on."""
+        logger.info("Listing jobs failed (%s); fetching each job instead", error)
+        self.listing = False
+
+    def round(
+        self, pending: list[int], list_page: ListingPage, fetch: FetchMany
+    ) -> dict[int, Record | BaseException]:
+        """One round: ``list_page(page, per_page)`` answers a listing page's body, ``fetch(ids)`` records."""
+        from qiboconnection.errors import QiboconnectionError
+
+        wanted = self.wanted(pending)
+        seen: dict[int, Record] = {}
+        if wanted:
+            unseen = set(wanted)
+            page: tuple[int, int] | None = (1, self.page_size)
+            try:
+                for _ in range(self.max_pages):
+                    if page is None:
+                        break
+                    page = self.read(list_page(*page), unseen, seen)
+            except QiboconnectionError as error:
+                self.failed(error)
+                wanted, seen = set(), {}
+        to_fetch, entries = self.settle(pending, wanted, seen)
+        result: dict[int, Record | BaseException] = dict(entries)
+        if to_fetch:
+            result.update(fetch(to_fetch))
+        return result
+
+    async def around(
+        self, pending: list[int], list_page: AsyncListingPage, fetch: AsyncFetchMany
+    ) -> dict[int, Record | BaseException]:
+        """The asynchronous twin of :meth:`round`."""
+        from qiboconnection.errors import QiboconnectionError
+
+        wanted = self.wanted(pending)
+        seen: dict[int, Record] = {}
+        if wanted:
+            unseen = set(wanted)
+            page: tuple[int, int] | None = (1, self.page_size)
+            try:
+                for _ in range(self.max_pages):
+                    if page is None:
+                        break
+                    page = self.read(await list_page(*page), unseen, seen)
+            except QiboconnectionError as error:
+                self.failed(error)
+                wanted, seen = set(), {}
+        to_fetch, entries = self.settle(pending, wanted, seen)
+        result: dict[int, Record | BaseException] = dict(entries)
+        if to_fetch:
+            result.update(await fetch(to_fetch))
+        return result
 
 
 def wait_for_jobs(
