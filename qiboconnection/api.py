@@ -708,7 +708,8 @@ class API:
         """Run many circuits, one job each, and return one outcome per circuit in the same order.
 
         At most ``max_parallel`` requests are in flight (a thread pool over this session's pooled
-        connection). Waiting goes in rounds that ask only about unfinished jobs. Each
+        connection). The device is checked once. Waiting goes in rounds that each read the unfinished
+        jobs' statuses from one job listing request and fetch only the jobs that became final. Each
         :class:`~qiboconnection.batch.BatchOutcome` has ``ok``, ``job_id``, ``result`` (the decoded
         result) or ``error`` (that circuit's submission error, job failure, cancellation or timeout).
         ``timeout`` bounds the wait once everything is submitted (None: no limit); jobs still
