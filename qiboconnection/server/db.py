@@ -368,6 +368,39 @@ class Store:
             ).fetchone()
         return dict(row) if row is not None else None
 
+    def finish_and_claim(
+        self, outcome: tuple[int, str, str | None, str | None, float] | None, job_id: int
+    ) -> tuple[bool | None, dict[str, Any] | None]:
+        """Store the ``outcome`` (job_id, status, result, error, duration) of a running job, if any,
+        and claim the queued job ``job_id``, in one transaction.
+
+        Returns whether the outcome was stored (None without one) and the claimed job (None when it
+        is no longer queued); see :meth:`finish_job` and :meth:`claim_job`.
+        """
+        now = utc_now()
+        stored = None
+        with self._transaction() as conn:
+            if outcome is not None:
+                stored = self._finish(conn, outcome, now)
+            row = conn.execute(
+                "UPDATE jobs SET status = 'running', started_at = ? WHERE id = ? AND status = 'queued'"
+                " RETURNING *",
+                (now, job_id),
+            ).fetchone()
+        return stored, dict(row) if row is not None else None
+
+    @staticmethod
+    def _finish(
+        conn: sqlite3.Connection, outcome: tuple[int, str, str | None, str | None, float], now: str
+    ) -> bool:
+        job_id, status, result, error, duration = outcome
+        cur = conn.execute(
+            "UPDATE jobs SET status = ?, result = ?, error = ?, finished_at = ?, duration = ?"
+            " WHERE id = ? AND status = 'running'",
+            (status, result, error, now, duration, job_id),
+        )
+        return cur.rowcount > 0
+
     def finish_job(
         self, job_id: int, status: str, result: str | None, error: str | None, duration: float
     ) -> bool:

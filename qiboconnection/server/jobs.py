@@ -15,6 +15,13 @@ from qiboconnection.server.simulator import JobFailed, echo_result, run_circuits
 
 logger = logging.getLogger("qiboconnection.server.jobs")
 
+#: What running a job gives: (job_id, status, result, error, duration in seconds).
+Outcome = tuple[int, str, str | None, str | None, float]
+
+
+def _discarded(job_id: int) -> None:
+    logger.info("job %d was cancelled or deleted while running; its result is discarded", job_id)
+
 
 class JobManager:
     """Feeds queued job ids to ``workers`` threads that run them and store the outcome.
@@ -79,23 +86,57 @@ class JobManager:
             self._queue.put(job_id)
 
     def _work(self) -> None:
+        # A finished job's outcome is stored together with the claim of the next job (one
+        # transaction per job), or at once when no job is waiting.
+        pending: Outcome | None = None
+        devices: dict[int, dict[str, Any]] = {}
         while True:
-            job_id = self._queue.get()
+            if pending is None:
+                job_id = self._queue.get()
+            else:
+                try:
+                    job_id = self._queue.get_nowait()
+                except queue.Empty:
+                    self._store_outcome(pending)
+                    pending = None
+                    # Device settings are read afresh for the next burst of jobs.
+                    devices.clear()
+                    continue
             if job_id is None:
+                if pending is not None:
+                    self._store_outcome(pending)
                 return
             try:
-                self._run(job_id)
+                stored, job = self._store.finish_and_claim(pending, job_id)
             except Exception:
-                logger.exception("worker failed on job %d", job_id)
+                logger.exception("worker could not claim job %d", job_id)
+                if pending is not None:
+                    self._store_outcome(pending)
+                pending = None
+                continue
+            if stored is False and pending is not None:
+                _discarded(pending[0])
+            pending = None
+            if job is not None:
+                pending = self._run(job, devices)
 
-    def _run(self, job_id: int) -> None:
-        job = self._store.claim_job(job_id)
-        if job is None:
+    def _store_outcome(self, outcome: Outcome) -> None:
+        try:
+            stored = self._store.finish_job(*outcome)
+        except Exception:
+            logger.exception("worker could not store the outcome of job %d", outcome[0])
             return
+        if not stored:
+            _discarded(outcome[0])
+        else:
+            logger.debug("job %d %s in %.3f s", outcome[0], outcome[1], outcome[4])
+
+    def _run(self, job: dict[str, Any], devices: dict[int, dict[str, Any]]) -> Outcome:
+        job_id = job["id"]
         started = time.perf_counter()
         status, result, error = "completed", None, None
         try:
-            result = encode_result(self._execute(job))
+            result = encode_result(self._execute(job, devices))
         except JobFailed as exc:
             status, error = "error", str(exc)
         except ApiProblem as exc:
@@ -103,17 +144,16 @@ class JobManager:
         except Exception as exc:
             logger.exception("job %d failed unexpectedly", job_id)
             status, error = "error", f"The server could not run the job: {type(exc).__name__}."
-        duration = time.perf_counter() - started
-        if not self._store.finish_job(job_id, status, result, error, duration):
-            logger.info("job %d was cancelled or deleted while running; its result is discarded", job_id)
-        else:
-            logger.debug("job %d %s in %.3f s", job_id, status, duration)
+        return job_id, status, result, error, time.perf_counter() - started
 
-    def _execute(self, job: dict[str, Any]) -> Any:
+    def _execute(self, job: dict[str, Any], devices: dict[int, dict[str, Any]]) -> Any:
         envelope, payload = decode_description(job["description"], self._max_decompressed)
         if job["job_type"] != "circuit":
             return echo_result(job["job_type"], payload, envelope, job["number_shots"])
-        device = self._store.device_settings(job["device_id"]) or {}
+        device_id = job["device_id"]
+        if device_id not in devices:
+            devices[device_id] = self._store.device_settings(device_id) or {}
+        device = devices[device_id]
         features = device.get("static_features") or {}
         max_qubits = int(features.get("max_qubits", 20))
         with_state = device.get("type") == "simulator_device"

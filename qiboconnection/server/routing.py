@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 from typing import TYPE_CHECKING, Any
 
 from connexion import AsyncApp
+from connexion.apps.asynchronous import AsyncApi, AsyncOperation
+from connexion.context import _operation, _receive, _scope
 from connexion.datastructures import MediaTypeDict
+from connexion.decorators import StarletteDecorator
 from connexion.exceptions import BadRequestProblem, ProblemException
 from connexion.lifecycle import ConnexionResponse
 from connexion.options import SwaggerUIOptions
@@ -96,6 +100,50 @@ class NamedJSONBodyValidator(JSONRequestBodyValidator):
             raise BadRequestProblem(detail=f"The request body is not valid JSON: {exc.detail}") from exc
 
 
+class _PreparedDecorator(StarletteDecorator):
+    """connexion's decorator for one operation, with the parts that depend only on the operation
+    (parameter and response decorators, URI parser) built once instead of on every request."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._parsers: dict[int, Any] = {}
+
+    def _parser(self) -> Any:
+        current = _operation.get()
+        parser = self._parsers.get(id(current))
+        if parser is None:
+            parser = self._parsers[id(current)] = (current, self.uri_parser)
+        return parser[1]
+
+    def __call__(self, function: Any) -> Any:
+        decorated = self.decorate(function)
+
+        @functools.wraps(function)
+        async def wrapper(*args: Any, **kwargs: Any) -> Any:
+            request = self.framework.get_request(
+                uri_parser=self._parser(), scope=_scope.get(), receive=_receive.get()
+            )
+            return await decorated(request)
+
+        return wrapper
+
+
+class _PreparedOperation(AsyncOperation):
+    """An operation whose handler is decorated once, when first called."""
+
+    @functools.cached_property
+    def fn(self) -> Any:
+        decorator = _PreparedDecorator(pythonic_params=self.pythonic_params, jsonifier=self.jsonifier)
+        return decorator(self._fn)
+
+
+class _PreparedApi(AsyncApi):
+    def make_operation(self, operation: Any) -> AsyncOperation:
+        return _PreparedOperation.from_operation(
+            operation, pythonic_params=self.pythonic_params, jsonifier=self.jsonifier
+        )
+
+
 def build_http_app(app: QaasApp, spec: dict[str, Any]) -> AsyncApp:
     """Serve ``spec`` with handlers bound to ``app``; every error becomes a problem document."""
     handlers = Handlers(app)
@@ -111,6 +159,12 @@ def build_http_app(app: QaasApp, spec: dict[str, Any]) -> AsyncApp:
         def _resolve_func(self, security_scheme: dict[str, Any]) -> Any:
             return verify_bearer
 
+        @staticmethod
+        @functools.cache
+        def _accepts_kwarg(func: Any, keyword: str) -> bool:
+            # The base class inspects the function's signature on every request; it never changes.
+            return BearerSecurityHandler._accepts_kwarg(func, keyword)
+
     http = AsyncApp(
         "qiboconnection.server",
         validator_map={
@@ -121,6 +175,7 @@ def build_http_app(app: QaasApp, spec: dict[str, Any]) -> AsyncApp:
         security_map={"bearer": Bearer},
         swagger_ui_options=SwaggerUIOptions(serve_spec=False, swagger_ui=False),
     )
+    http._middleware_app.api_cls = _PreparedApi
     http.add_api(spec, resolver=Resolver(handlers.resolve), validate_responses=False, strict_validation=True)
     http.add_error_handler(ApiProblem, _on_api_problem)
     http.add_error_handler(ProblemException, _on_connexion_problem)

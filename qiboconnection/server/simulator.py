@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import re
 import threading
+from collections import OrderedDict
 from typing import Any
 
 logger = logging.getLogger("qiboconnection.server.simulator")
@@ -50,25 +51,135 @@ def run_circuits(qasms: list[str], nshots: int, max_qubits: int, with_state: boo
         declared = declared_qubits(qasm)
         if declared > max_qubits:
             raise JobFailed(f"Circuit {index} uses {declared} qubits; this device runs at most {max_qubits}.")
-    with _lock:
-        _ensure_backend()
-        return [_run_one(index, qasm, nshots, max_qubits, with_state) for index, qasm in enumerate(qasms)]
+    return [_run_one(index, qasm, nshots, max_qubits, with_state) for index, qasm in enumerate(qasms)]
 
 
 def _run_one(index: int, qasm: str, nshots: int, max_qubits: int, with_state: bool) -> dict[str, Any]:
+    program = _programs.get(qasm)
+    if program is None:
+        with _lock:
+            _ensure_backend()
+            program = _prepare(qasm)
+        _programs.put(qasm, program)
+    if isinstance(program, str):
+        raise JobFailed(f"Circuit {index} {program}")
+    if program.nqubits > max_qubits:
+        raise JobFailed(
+            f"Circuit {index} uses {program.nqubits} qubits; this device runs at most {max_qubits}."
+        )
+    if isinstance(program, _FixedState):
+        return program.sample(nshots, with_state)
+    with _lock:
+        return _execute(index, program.copy(deep=True), nshots, with_state)
+
+
+class _FixedState:
+    """A program whose final state does not depend on chance: only its measurements are sampled.
+
+    Everything but the sampling is computed once, when the program is first seen; each job then draws
+    its own shots from the measured qubits' distribution, as qibo does (counts from the distribution,
+    samples as a shuffle of those counts).
+    """
+
+    __slots__ = (
+        "_bits",
+        "_keys",
+        "_measured_probs",
+        "_order",
+        "_probabilities",
+        "_state",
+        "_weight",
+        "nqubits",
+    )
+
+    def __init__(self, nqubits: int, order: list[int], state: Any, measured: list[int]) -> None:
+        import numpy as np
+
+        self.nqubits = nqubits
+        full = np.abs(state) ** 2
+        # Distribution of the measured qubits, in measurement order (the order of counts and samples).
+        tensor = full.reshape((2,) * nqubits)
+        others = tuple(q for q in range(nqubits) if q not in order)
+        marginal = tensor.sum(axis=others) if others else tensor
+        rest = sorted(order)
+        marginal = np.transpose(marginal, [rest.index(q) for q in order]).reshape(-1)
+        self._measured_probs = marginal / marginal.sum()
+        self._order = order
+        self._bits = len(order)
+        self._keys = _bitstrings(np.arange(2**self._bits), self._bits)
+        self._probabilities = _marginal(full, nqubits, measured)
+        nonzero = np.flatnonzero(full > 1e-24)
+        keys = list(map(str, nonzero.tolist()))
+        self._state = (
+            dict(zip(keys, _complex_literals(state[nonzero]), strict=True)),
+            dict(zip(keys, full[nonzero].tolist(), strict=True)),
+        )
+        self._weight = 2 * len(keys) + 2**self._bits
+
+    @property
+    def weight(self) -> int:
+        return self._weight
+
+    def sample(self, nshots: int, with_state: bool) -> dict[str, Any]:
+        import numpy as np
+
+        rng = _rng()
+        frequencies = rng.multinomial(nshots, self._measured_probs)
+        hits = np.flatnonzero(frequencies)
+        keys = self._keys
+        counts = {keys[i]: int(frequencies[i]) for i in hits.tolist()}
+        entry: dict[str, Any] = {"counts": dict(sorted(counts.items()))}
+        if nshots * self._bits <= MAX_SAMPLE_VALUES:
+            outcomes = np.repeat(np.arange(frequencies.size), frequencies)
+            rng.shuffle(outcomes)
+            shifts = np.arange(self._bits - 1, -1, -1)
+            entry["samples"] = ((outcomes[:, None] >> shifts) & 1).tolist()
+        entry["probabilities"] = dict(self._probabilities)
+        if with_state:
+            entry["final_state"] = dict(self._state[0])
+            entry["final_state_probabilities"] = dict(self._state[1])
+        return entry
+
+
+def _prepare(qasm: str) -> Any:
+    """What repeated runs of ``qasm`` start from: a :class:`_FixedState`, a parsed circuit, or the
+    reason (a message) it cannot run."""
     import numpy as np
     from qibo import Circuit, gates
 
     try:
         circuit = Circuit.from_qasm(qasm)
     except Exception as exc:  # qibo raises several kinds of parse errors
-        raise JobFailed(f"Circuit {index} is not valid OpenQASM 2.0: {exc}") from exc
-    if circuit.nqubits > max_qubits:
-        raise JobFailed(
-            f"Circuit {index} uses {circuit.nqubits} qubits; this device runs at most {max_qubits}."
-        )
+        return f"is not valid OpenQASM 2.0: {exc}"
     if not circuit.measurements:
         circuit.add(gates.M(*range(circuit.nqubits)))
+    deterministic = (
+        not circuit.repeated_execution
+        and not circuit.density_matrix
+        and not circuit.accelerators
+        and circuit.nqubits <= FIXED_STATE_MAX_QUBITS
+        and not any(gate.has_bitflip_noise() for gate in circuit.measurements)
+    )
+    if not deterministic:
+        return circuit
+    try:
+        result = circuit.copy(deep=True)(nshots=1)
+        state = np.array(result.state(), dtype=complex)
+    except Exception:  # left to the full run, which reports it the way it always does
+        return circuit
+    if state.ndim != 1:
+        return circuit
+    order = [q for gate in circuit.measurements for q in gate.target_qubits]
+    if len(set(order)) != len(order):
+        return circuit
+    measured = sorted(set(order))
+    return _FixedState(circuit.nqubits, order, state, measured)
+
+
+def _execute(index: int, circuit: Any, nshots: int, with_state: bool) -> dict[str, Any]:
+    """Run a circuit (a copy of no one else's) through qibo and build its result entry."""
+    import numpy as np
+
     measured = sorted({q for gate in circuit.measurements for q in gate.target_qubits})
     keep_samples = nshots * len(measured) <= MAX_SAMPLE_VALUES
     try:
@@ -96,6 +207,64 @@ def _run_one(index: int, qasm: str, nshots: int, max_qubits: int, with_state: bo
     else:
         entry["probabilities"] = {k: v / nshots for k, v in entry["counts"].items()}
     return entry
+
+
+class _ProgramCache:
+    """Prepared programs by their OpenQASM text, least recently used dropped beyond a total weight.
+
+    A program weighs about the number of values it keeps (its text counts too), so a few wide
+    programs cannot hold much more memory than many small ones.
+    """
+
+    def __init__(self, max_weight: int, max_entries: int) -> None:
+        self._max_weight = max_weight
+        self._max_entries = max_entries
+        self._items: OrderedDict[str, tuple[Any, int]] = OrderedDict()
+        self._weight = 0
+        self._lock = threading.Lock()
+
+    def get(self, qasm: str) -> Any:
+        with self._lock:
+            item = self._items.get(qasm)
+            if item is None:
+                return None
+            self._items.move_to_end(qasm)
+            return item[0]
+
+    def put(self, qasm: str, program: Any) -> None:
+        weight = len(qasm) // 64 + 1 + (program.weight if isinstance(program, _FixedState) else 0)
+        if weight > self._max_weight:
+            return
+        with self._lock:
+            old = self._items.pop(qasm, None)
+            if old is not None:
+                self._weight -= old[1]
+            self._items[qasm] = (program, weight)
+            self._weight += weight
+            while self._weight > self._max_weight or len(self._items) > self._max_entries:
+                _, (_, dropped) = self._items.popitem(last=False)
+                self._weight -= dropped
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+            self._weight = 0
+
+
+#: Programs of at most this many qubits keep their final state between jobs.
+FIXED_STATE_MAX_QUBITS = 14
+_programs = _ProgramCache(max_weight=2**20, max_entries=1024)
+_local = threading.local()
+
+
+def _rng() -> Any:
+    """This thread's random generator (seeded from the operating system, never shared)."""
+    rng = getattr(_local, "rng", None)
+    if rng is None:
+        import numpy as np
+
+        rng = _local.rng = np.random.default_rng()
+    return rng
 
 
 def _marginal(probs: Any, nqubits: int, qubits: list[int]) -> dict[str, float]:
