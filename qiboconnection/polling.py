@@ -289,7 +289,8 @@ class ListingRounds:
         # Newest first by id: later pages hold only jobs older than this page's last one.
         if ids and ids == sorted(ids, reverse=True) and min(unseen) > ids[-1]:
             return None
-        following = next_page((body.get("links") or {}).get("next"))
+        links = body.get("links")
+        following = next_page(links.get("next") if isinstance(links, Mapping) else None)
         if following is None:
             return None
         return following[0], following[1] or self.page_size

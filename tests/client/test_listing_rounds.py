@@ -291,3 +291,12 @@ def test_device_records_are_kept_for_a_while() -> None:
     info.forget(4)
     assert info.get(4) is None
     assert 10 <= DEVICE_INFO_SECONDS <= 30
+
+
+def test_listing_pages_of_odd_shapes_end_the_search() -> None:
+    rounds = ListingRounds()
+    for body in (None, [], {"items": None}, {"items": [{"id": 1, "status": "queued"}], "links": ["next"]}):
+        seen: dict[int, Any] = {}
+        assert rounds.read(body, {1, 2}, seen) is None
+    assert rounds.read({"items": [{"id": True}, "x", {"job_id": 2, "status": "queued"}]}, {2}, seen) is None
+    assert seen[2]["status"] == "queued"
