@@ -377,6 +377,8 @@ class Store:
         Returns whether the outcome was stored (None without one) and the claimed job (None when it
         is no longer queued); see :meth:`finish_job` and :meth:`claim_job`.
         """
+        if outcome is None:
+            return None, self.claim_job(job_id)
         now = utc_now()
         stored = None
         with self._transaction() as conn:

@@ -15,6 +15,8 @@ from qiboconnection.server.simulator import JobFailed, echo_result, run_circuits
 
 logger = logging.getLogger("qiboconnection.server.jobs")
 
+#: How long workers reuse a device's settings (qubit limit, type) before reading them again.
+DEVICE_SETTINGS_SECONDS = 1.0
 #: What running a job gives: (job_id, status, result, error, duration in seconds).
 Outcome = tuple[int, str, str | None, str | None, float]
 
@@ -41,6 +43,7 @@ class JobManager:
         self._started = False
         self._recovered = False
         self._lock = threading.Lock()
+        self._devices: dict[int, tuple[float, dict[str, Any]]] = {}
 
     def start(self) -> None:
         """Re-queue unfinished jobs and start the workers (idempotent)."""
@@ -89,7 +92,6 @@ class JobManager:
         # A finished job's outcome is stored together with the claim of the next job (one
         # transaction per job), or at once when no job is waiting.
         pending: Outcome | None = None
-        devices: dict[int, dict[str, Any]] = {}
         while True:
             if pending is None:
                 job_id = self._queue.get()
@@ -99,8 +101,6 @@ class JobManager:
                 except queue.Empty:
                     self._store_outcome(pending)
                     pending = None
-                    # Device settings are read afresh for the next burst of jobs.
-                    devices.clear()
                     continue
             if job_id is None:
                 if pending is not None:
@@ -118,7 +118,7 @@ class JobManager:
                 _discarded(pending[0])
             pending = None
             if job is not None:
-                pending = self._run(job, devices)
+                pending = self._run(job)
 
     def _store_outcome(self, outcome: Outcome) -> None:
         try:
@@ -131,12 +131,12 @@ class JobManager:
         else:
             logger.debug("job %d %s in %.3f s", outcome[0], outcome[1], outcome[4])
 
-    def _run(self, job: dict[str, Any], devices: dict[int, dict[str, Any]]) -> Outcome:
+    def _run(self, job: dict[str, Any]) -> Outcome:
         job_id = job["id"]
         started = time.perf_counter()
         status, result, error = "completed", None, None
         try:
-            result = encode_result(self._execute(job, devices))
+            result = encode_result(self._execute(job))
         except JobFailed as exc:
             status, error = "error", str(exc)
         except ApiProblem as exc:
@@ -146,15 +146,22 @@ class JobManager:
             status, error = "error", f"The server could not run the job: {type(exc).__name__}."
         return job_id, status, result, error, time.perf_counter() - started
 
-    def _execute(self, job: dict[str, Any], devices: dict[int, dict[str, Any]]) -> Any:
+    def _execute(self, job: dict[str, Any]) -> Any:
         envelope, payload = decode_description(job["description"], self._max_decompressed)
         if job["job_type"] != "circuit":
             return echo_result(job["job_type"], payload, envelope, job["number_shots"])
-        device_id = job["device_id"]
-        if device_id not in devices:
-            devices[device_id] = self._store.device_settings(device_id) or {}
-        device = devices[device_id]
+        device = self._device(job["device_id"])
         features = device.get("static_features") or {}
         max_qubits = int(features.get("max_qubits", 20))
         with_state = device.get("type") == "simulator_device"
         return run_circuits(payload, job["number_shots"], max_qubits, with_state)
+
+    def _device(self, device_id: int) -> dict[str, Any]:
+        """The device's settings, read at most every :data:`DEVICE_SETTINGS_SECONDS`."""
+        now = time.monotonic()
+        cached = self._devices.get(device_id)
+        if cached is not None and now - cached[0] < DEVICE_SETTINGS_SECONDS:
+            return cached[1]
+        device = self._store.device_settings(device_id) or {}
+        self._devices[device_id] = (now, device)
+        return device
