@@ -2,6 +2,11 @@
 
 qibo is imported on first use, inside a worker thread, never on the request path.
 
+Programs are prepared once per OpenQASM text and kept in a bounded cache: parsing is most of the
+cost of a small job. A program whose final state is certain (no collapsing measurement, no noise, at
+most :data:`FIXED_STATE_MAX_QUBITS` qubits) keeps that state, and each job draws its own shots from
+it; any other program keeps its parsed circuit, and each job runs a copy of it.
+
 A circuit's result entry holds ``counts`` and ``probabilities`` keyed by the bitstring of the
 measured qubits (qubit 0 leftmost; circuits without measurements measure every qubit), ``samples``
 (one list of bits per shot, left out when shots x measured qubits exceeds :data:`MAX_SAMPLE_VALUES`),
@@ -58,9 +63,12 @@ def _run_one(index: int, qasm: str, nshots: int, max_qubits: int, with_state: bo
     program = _programs.get(qasm)
     if program is None:
         with _lock:
-            _ensure_backend()
-            program = _prepare(qasm)
-        _programs.put(qasm, program)
+            # Another worker may have prepared the same program while this one waited.
+            program = _programs.get(qasm)
+            if program is None:
+                _ensure_backend()
+                program = _prepare(qasm)
+                _programs.put(qasm, program)
     if isinstance(program, str):
         raise JobFailed(f"Circuit {index} {program}")
     if program.nqubits > max_qubits:
@@ -253,7 +261,7 @@ class _ProgramCache:
 
 #: Programs of at most this many qubits keep their final state between jobs.
 FIXED_STATE_MAX_QUBITS = 14
-_programs = _ProgramCache(max_weight=2**20, max_entries=1024)
+_programs = _ProgramCache(max_weight=2**18, max_entries=1024)
 _local = threading.local()
 
 
