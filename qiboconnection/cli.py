@@ -73,6 +73,13 @@ def _add_serve(subparsers: argparse._SubParsersAction) -> None:
         help="largest latency added by a latency fault (default: %(default)s, at most 10)",
     )
     parser.add_argument(
+        "--latency",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="delay every API request by this much, like a distant service (default: 0, at most 10)",
+    )
+    parser.add_argument(
         "--log-level", default="info", choices=["debug", "info", "warning", "error"], help="log level"
     )
     parser.set_defaults(run=_serve)
@@ -94,6 +101,9 @@ def _serve(args: argparse.Namespace) -> int:
         return 2
     if args.workers < 0:
         print("error: --workers must be >= 0", file=sys.stderr)  # noqa: T201
+        return 2
+    if not 0.0 <= args.latency <= 10.0:
+        print("error: --latency must be between 0 and 10 seconds", file=sys.stderr)  # noqa: T201
         return 2
     from qiboconnection.server.faults import check_fault_settings, parse_kinds
 
@@ -136,6 +146,7 @@ def _serve(args: argparse.Namespace) -> int:
         fault_seed=args.fault_seed,
         fault_kinds=fault_kinds,
         fault_max_latency=args.fault_max_latency,
+        link_latency=args.latency,
     )
     try:
         sock = socket.socket(socket.AF_INET6 if ":" in args.host else socket.AF_INET, socket.SOCK_STREAM)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import re
@@ -107,6 +108,8 @@ class QaasApp:
             if receive is None:
                 return
             send = self._with_allow_header(scope, send)
+            if self.config.link_latency and scope.get("path", "").startswith("/api/"):
+                await asyncio.sleep(self.config.link_latency)
             if self.faults is not None:
                 await self.faults(scope, receive, send, self._http)
                 return

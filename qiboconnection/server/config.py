@@ -53,6 +53,8 @@ class ServerConfig:
     client address to ``login_address_failure_limit`` within ``login_failure_window`` seconds; at most
     ``login_throttle_max_names`` keys of each kind are remembered.
 
+    ``link_latency`` (seconds) delays every API request by that much, as a network round trip to a
+    distant service would, for measuring clients the way remote users feel them.
     ``fault_rate`` > 0 turns on fault injection (see :mod:`qiboconnection.server.faults`): that share
     of API requests meets one of ``fault_kinds``, drawn from a stream seeded by ``fault_seed``.
     """
@@ -75,6 +77,7 @@ class ServerConfig:
     fault_kinds: tuple[str, ...] = FAULT_KINDS
     fault_max_latency: float = 0.2
     fault_retry_after: int = 1
+    link_latency: float = 0.0
     kdf_cost: int = 2**14
     spec_path: Path | None = None
 
@@ -85,6 +88,8 @@ class ServerConfig:
             raise ValueError("token lifetimes must be positive")
         if self.login_failure_limit < 1 or self.login_address_failure_limit < 1:
             raise ValueError("login failure limits must be at least 1")
+        if not 0.0 <= self.link_latency <= 10.0:
+            raise ValueError("link_latency must be between 0 and 10 seconds")
         object.__setattr__(self, "fault_kinds", tuple(self.fault_kinds))
         check_fault_settings(
             self.fault_rate, self.fault_kinds, self.fault_max_latency, self.fault_retry_after

@@ -93,6 +93,8 @@ def test_bad_arguments(capsys):
     assert main(["serve", "--user", "eve:short"]) == 2
     assert "at least 8" in capsys.readouterr().err
     assert main(["serve", "--workers", "-1"]) == 2
+    assert main(["serve", "--latency", "-0.5"]) == 2
+    assert "--latency" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         main(["serve", "--port", "eighty"])
     assert main([]) == 2
