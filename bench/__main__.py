@@ -49,6 +49,9 @@ WIDE = 20
 #: Longest any one driver process may take.
 STEP_TIMEOUT = 300.0
 
+#: Round-trip time added to every API request in the simulated-network benchmark (milliseconds).
+LINK_MS = 10
+
 
 @dataclass
 class Row:
@@ -98,12 +101,13 @@ def _free_port() -> int:
 
 
 @contextmanager
-def local_server(db: Path, workers: int, core: int | None = None) -> Iterator[Server]:
-    """`qiboconnection serve` on 127.0.0.1 in a subprocess (pinned to one core when ``core`` is given)."""
+def local_server(db: Path, workers: int, core: int | None = None, latency: float = 0.0) -> Iterator[Server]:
+    """`qiboconnection serve` on 127.0.0.1 in a subprocess (pinned to one core when ``core`` is given;
+    every API request delayed by ``latency`` seconds, like a distant service, when it is not 0)."""
     port, username, api_key = _free_port(), "bench", secrets.token_urlsafe(24)
     cmd = [str(OURS_PY), "-m", "qiboconnection", "serve", "--host", "127.0.0.1", "--port", str(port)]
     cmd += ["--db", str(db), "--user", f"{username}:{api_key}", "--workers", str(workers)]
-    cmd += ["--log-level", "warning"]
+    cmd += ["--log-level", "warning", "--latency", str(latency)]
 
     if core is not None:
         cmd = ["taskset", "--cpu-list", str(core), *cmd]
@@ -324,29 +328,32 @@ def _completed(f: Callable[..., dict[str, Any]], server: Server, step: str, coun
     return result["seconds"]
 
 
-def bench_submit(server: Server, sizes: Sizes, rows: list[Row], extra: dict[str, Any]) -> None:
+def bench_submit(
+    server: Server, sizes: Sizes, rows: list[Row], extra: dict[str, Any], link: str = ""
+) -> None:
+    """Submit and wait for ``sizes.circuits`` circuits; ``link`` names the simulated network, if any."""
     count = sizes.circuits
     old = statistics.median(
         interleaved(sizes.rounds, {"released": lambda: _completed(released, server, "submit_wait", count)})[
             "released"
         ]
     )
-    say(f"{count} circuits, released: {old:.2f} s")
+    say(f"{count} circuits{link}, released: {old:.2f} s")
     try:
         floor = statistics.median(
             interleaved(
                 sizes.rounds, {"floor": lambda: _completed(ours, server, "floor_submit_wait", count)}
             )["floor"]
         )
-        extra[f"{count} circuits submit+wait, raw-HTTP floor (s)"] = floor
-        extra[f"{count} circuits submit+wait, raw-HTTP floor / released (best any client can reach)"] = (
-            floor / old
-        )
-        say(f"{count} circuits, raw-HTTP floor (server-bound): {floor:.2f} s")
+        extra[f"{count} circuits submit+wait{link}, raw-HTTP floor (s)"] = floor
+        extra[
+            f"{count} circuits submit+wait{link}, raw-HTTP floor / released (best one connection reaches)"
+        ] = floor / old
+        say(f"{count} circuits{link}, raw-HTTP floor: {floor:.2f} s")
     except StepFailed as error:
-        extra[f"{count} circuits submit+wait, raw-HTTP floor (s)"] = f"failed: {error}"
+        extra[f"{count} circuits submit+wait{link}, raw-HTTP floor (s)"] = f"failed: {error}"
     for label, step, target in [("sync", "submit_wait", 1 / 3), ("batch", "batch_wait", 1 / 10)]:
-        name = f"{count} circuits submit+wait, {label}"
+        name = f"{count} circuits submit+wait, {label}{link}"
         try:
             seconds = statistics.median(
                 interleaved(sizes.rounds, {label: lambda step=step: _completed(ours, server, step, count)})[
@@ -356,7 +363,7 @@ def bench_submit(server: Server, sizes: Sizes, rows: list[Row], extra: dict[str,
         except StepFailed as error:
             rows.append(failed(name, "released", target, str(error)))
             continue
-        say(f"{count} circuits, {label}: {seconds:.2f} s")
+        say(f"{count} circuits{link}, {label}: {seconds:.2f} s")
         rows.append(Row(name, seconds, old, "released", target))
 
 
@@ -480,6 +487,19 @@ def run(sizes: Sizes) -> tuple[list[Row], dict[str, Any]]:
                 guarded(server_rows[4:], rows, lambda: bench_decode(server, big, sizes, rows))
 
         guarded(server_rows, rows, main_server)
+
+        # The same submit+wait across a simulated network: what users of a distant service feel.
+        link = f", {LINK_MS} ms link"
+        link_rows = [
+            (f"{sizes.circuits} circuits submit+wait, sync{link}", "released", 1 / 3),
+            (f"{sizes.circuits} circuits submit+wait, batch{link}", "released", 1 / 10),
+        ]
+
+        def link_server() -> None:
+            with local_server(tmp / "link.sqlite3", workers=2, latency=LINK_MS / 1000) as server:
+                bench_submit(server, sizes, rows, extra, link=link)
+
+        guarded(link_rows, rows, link_server)
         guarded(
             [("cold `from qiboconnection.api import API`", "released", 1 / 5)],
             rows,
