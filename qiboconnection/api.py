@@ -10,12 +10,11 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from qiboconnection.config import Settings
-from qiboconnection.errors import ConnectionException, JobFailedError, NotFoundError, QiboconnectionError
+from qiboconnection.errors import JobFailedError, NotFoundError, QiboconnectionError
 from qiboconnection.models.devices import Device, Devices
-from qiboconnection.models.jobs import Job, JobData, JobListing
+from qiboconnection.models.jobs import JobData, JobListing
 from qiboconnection.models.runcards import Calibration, Runcard
 from qiboconnection.operations import (
-    DeviceInfo,
     Request,
     Submission,
     check_device,
@@ -29,6 +28,7 @@ from qiboconnection.operations import (
     plan_submission,
     qasm_description,
 )
+from qiboconnection.session import _is_cancelled, _Session
 from qiboconnection.typings.connection import ConnectionConfiguration
 from qiboconnection.typings.vqa import VQA
 
@@ -47,7 +47,7 @@ logger = logging.getLogger("qiboconnection.api")
 WAIT_CONCURRENCY = 10
 
 
-class API:
+class API(_Session):
     """A session with the Quantum-as-a-Service.
 
     Logs in when created (bad credentials raise :class:`~qiboconnection.errors.AuthenticationError` at
@@ -67,6 +67,9 @@ class API:
         transport: an httpx transport to use instead of the network (for tests).
     """
 
+    _repr_name = "API"
+    _logger = logger
+
     def __init__(
         self,
         configuration: ConnectionConfiguration,
@@ -74,23 +77,10 @@ class API:
         settings: Settings | None = None,
         transport: httpx.BaseTransport | None = None,
     ) -> None:
-        if not isinstance(configuration, ConnectionConfiguration):
-            raise TypeError(
-                f"configuration must be a ConnectionConfiguration, not {type(configuration).__name__}"
-            )
+        super().__init__(configuration, settings)
         from qiboconnection import __version__
-        from qiboconnection.auth import QaaSAuth
         from qiboconnection.transport import build_client
 
-        self._settings = settings if settings is not None else Settings.from_env()
-        self._auth = QaaSAuth(
-            configuration.username,
-            configuration.api_key,
-            base_url=self._settings.base_url,
-            audience=self._settings.audience,
-            client_version=__version__,
-            user_id=configuration.user_id,
-        )
         self._client = build_client(
             self._settings,
             self._auth,
@@ -98,13 +88,6 @@ class API:
             transport=transport if transport is not None else _default_transport(),
         )
         self._sleep: Callable[[float], None] = time.sleep
-        self.show_progress = self._settings.progress
-        self._jobs: list[Job] = []
-        self._devices: Devices | None = None
-        self._device_info = DeviceInfo()
-        self._selected_devices: list[Device] | None = None
-        self._runcard: Runcard | None = None
-        self._calibration: Calibration | None = None
         try:
             self._login()
         except BaseException:
@@ -191,9 +174,6 @@ class API:
     def __exit__(self, *exc_info: object) -> None:
         self.close()
 
-    def __repr__(self) -> str:
-        return f"<API user={self._auth.username!r} url={self._settings.base_url!r}>"
-
     # -- plumbing ------------------------------------------------------------------------------------
 
     def _call(self, op: Any, what: str, *, mode: Retry | None = None, **kwargs: Any) -> Reply:
@@ -221,38 +201,6 @@ class API:
             )
         )
 
-    # -- session information -------------------------------------------------------------------------
-
-    @property
-    def jobs(self) -> list[Job]:
-        """Jobs launched in this session."""
-        return self._jobs
-
-    @property
-    def last_job(self) -> Job:
-        """The last job launched in this session."""
-        if not self._jobs:
-            raise IndexError("No job has been launched in this session")
-        return self._jobs[-1]
-
-    @property
-    def last_runcard(self) -> Runcard | None:
-        """The last runcard saved or updated in this session."""
-        return self._runcard
-
-    @property
-    def last_calibration(self) -> Calibration | None:
-        """The last calibration saved or updated in this session."""
-        return self._calibration
-
-    @property
-    def user_id(self) -> int:
-        """The logged-in user's id (from the access token)."""
-        user_id = self._auth.user_id
-        if user_id is None:
-            raise ValueError("The user id is unknown: the access token does not carry one")
-        return user_id
-
     # -- health --------------------------------------------------------------------------------------
 
     def ping(self) -> str:
@@ -262,14 +210,8 @@ class API:
         try:
             reply = self._call(get_status, "check the service status")
         except QiboconnectionError as error:
-            raise ConnectionException(
-                f"The service at {self._settings.base_url} is not answering: {error}"
-            ) from error
-        if reply.data != "OK":
-            raise ConnectionException(
-                f"The service at {self._settings.base_url} answered {reply.data!r}, not 'OK'"
-            )
-        return "OK"
+            raise self._unreachable(error) from error
+        return self._ping_answer(reply)
 
     # -- devices -------------------------------------------------------------------------------------
 
@@ -285,9 +227,7 @@ class API:
         from qiboconnection.operations import get_device_request
 
         device = device_of(self._run(get_device_request(device_id)))
-        if self._devices is None:
-            self._devices = Devices()
-        self._devices.add_or_update(device)
+        self._keep_device(device)
         return device
 
     def select_device_id(self, device_id: int) -> None:
@@ -315,9 +255,7 @@ class API:
         device = (
             Device(reply.data) if isinstance(reply.data, dict) and reply.data else self._get_device(device_id)
         )
-        if self._devices is None:
-            self._devices = Devices()
-        self._devices.add_or_update(device)
+        self._keep_device(device)
         logger.info("Device %s is now %s", device_id, status)
         return device
 
@@ -391,7 +329,7 @@ class API:
             device_id=device_id,
             name=name,
             summary=summary,
-            selected_ids=[device.id for device in self._selected_devices or []],
+            selected_ids=self._selected_ids(),
             encoded=encoded,
             warn_stacklevel=warn_stacklevel,
         )
@@ -430,33 +368,14 @@ class API:
 
     def _send(self, submission: Submission, device_id: int) -> int:
         """Submit to one device; returns the job id and records the job in :attr:`jobs`."""
-        from qiboconnection.operations import resend_submissions, submit_request
-
-        request = submit_request(
-            submission,
-            device_id,
-            user_id=self._auth.user_id,
-            idempotency_key=self._settings.send_idempotency_key,
-            resend=resend_submissions(self._settings, self._auth.honours_idempotency_keys),
-        )
         try:
-            reply = self._run(request)
+            reply = self._run(self._submit_request(submission, device_id))
         except QiboconnectionError as error:
             if device_refusal(error):
                 self._recheck_device(device_id, submission.nshots)
             raise
         job_id = job_id_of(reply)
-        self._jobs.append(
-            Job(
-                id=job_id,
-                device_id=device_id,
-                job_type=submission.job_type,
-                nshots=submission.nshots,
-                name=submission.name,
-                summary=submission.summary,
-                user_id=self._auth.user_id,
-            )
-        )
+        self._record_job(submission, device_id, job_id)
         logger.info("Job %s queued on device %s", job_id, device_id)
         return job_id
 
@@ -543,13 +462,10 @@ class API:
 
     def get_job(self, job_id: int) -> JobData:
         """A job's metadata, decoded result (None until completed) and decoded description."""
-        job = JobData(self._job_record(job_id), max_result_bytes=self._settings.max_result_bytes)
-        if job.failed:
-            logger.warning("Job %s failed: %s", job_id, job.error or "the service gave no reason")
-        return job
+        return self._fetched_job(job_id, self._job_record(job_id))
 
     def _result_of(self, record: dict[str, Any]) -> Any:
-        job = JobData(record, max_result_bytes=self._settings.max_result_bytes)
+        job = self._job_data(record)
         status = str(record.get("status", "")).lower()
         if status == "error":
             raise JobFailedError(job.job_id, job.error)
@@ -609,14 +525,7 @@ class API:
             warn_stacklevel=3,
         )
         ids = [job_ids] if isinstance(job_ids, int) else list(job_ids)
-        results = []
-        for job in self.wait(ids, timeout=timeout, interval=interval):
-            if job.failed:
-                raise JobFailedError(job.job_id, job.error)
-            if str(job.status).lower() != "completed":
-                logger.warning("Job %s ended %s; it has no result", job.job_id, job.status)
-            results.append(job.result)
-        return results
+        return self._final_results(self.wait(ids, timeout=timeout, interval=interval))
 
     def wait(
         self, job_ids: Sequence[int | RemoteJob], timeout: float | None = 3600, interval: float = 60
@@ -660,8 +569,7 @@ class API:
                 progress=Progress(sys.stderr, enabled=self.show_progress),
                 sleep=self._sleep,
             )
-        limit_bytes = self._settings.max_result_bytes
-        return [JobData(records[job_id], max_result_bytes=limit_bytes) for job_id in ids]  # type: ignore[arg-type]
+        return self._waited_jobs(records, ids)
 
     def list_jobs(self, favourites: bool = False) -> JobListing:
         """The user's jobs (all pages), as summaries without results."""
@@ -823,11 +731,6 @@ class API:
 
         self._run(CALIBRATION.delete(calibration_id))
         logger.info("Calibration %s deleted", calibration_id)
-
-
-def _is_cancelled(record: dict[str, Any]) -> bool:
-    """Whether a job record says the job is cancelled (old records spell it ``canceled``)."""
-    return str(record.get("status", "")).lower() in {"cancelled", "canceled"}
 
 
 def _default_transport() -> httpx.BaseTransport | None:

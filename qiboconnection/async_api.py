@@ -16,12 +16,11 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from qiboconnection.config import Settings
-from qiboconnection.errors import ConnectionException, JobFailedError, NotFoundError, QiboconnectionError
+from qiboconnection.errors import NotFoundError, QiboconnectionError
 from qiboconnection.models.devices import Device, Devices
-from qiboconnection.models.jobs import Job, JobData, JobListing
+from qiboconnection.models.jobs import JobData, JobListing
 from qiboconnection.models.runcards import Calibration, Runcard
 from qiboconnection.operations import (
-    DeviceInfo,
     Request,
     Submission,
     cancel_job_request,
@@ -39,10 +38,9 @@ from qiboconnection.operations import (
     list_jobs_request,
     plan_submission,
     qasm_description,
-    resend_submissions,
     set_device_status_request,
-    submit_request,
 )
+from qiboconnection.session import _is_cancelled, _Session
 from qiboconnection.typings.connection import ConnectionConfiguration
 
 if TYPE_CHECKING:
@@ -64,7 +62,7 @@ TRANSPORT_THREADS = 16
 ROUND_CONCURRENCY = 10
 
 
-class AsyncAPI:
+class AsyncAPI(_Session):
     """An asynchronous session with the Quantum-as-a-Service.
 
     Create it with ``await AsyncAPI.login(...)`` (logged in at once), or construct it and log in with
@@ -78,6 +76,10 @@ class AsyncAPI:
         transport: an httpx async transport to use instead of the network (for tests).
     """
 
+    _repr_name = "AsyncAPI"
+    _logger = logger
+    _no_user_id_reason = "log in first"
+
     def __init__(
         self,
         configuration: ConnectionConfiguration,
@@ -85,36 +87,16 @@ class AsyncAPI:
         settings: Settings | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
-        if not isinstance(configuration, ConnectionConfiguration):
-            raise TypeError(
-                f"configuration must be a ConnectionConfiguration, not {type(configuration).__name__}"
-            )
+        super().__init__(configuration, settings)
         from qiboconnection import __version__
-        from qiboconnection.auth import QaaSAuth
         from qiboconnection.transport import build_async_client
 
-        self._settings = settings if settings is not None else Settings.from_env()
-        self._auth = QaaSAuth(
-            configuration.username,
-            configuration.api_key,
-            base_url=self._settings.base_url,
-            audience=self._settings.audience,
-            client_version=__version__,
-            user_id=configuration.user_id,
-        )
         self._client = build_async_client(
             self._settings,
             self._auth,
             client_version=__version__,
             transport=transport if transport is not None else _default_transport(),
         )
-        self.show_progress = self._settings.progress
-        self._jobs: list[Job] = []
-        self._devices: Devices | None = None
-        self._device_info = DeviceInfo()
-        self._selected_devices: list[Device] | None = None
-        self._runcard: Runcard | None = None
-        self._calibration: Calibration | None = None
 
     @classmethod
     async def login(
@@ -181,9 +163,6 @@ class AsyncAPI:
     async def __aexit__(self, *exc_info: object) -> None:
         await self.aclose()
 
-    def __repr__(self) -> str:
-        return f"<AsyncAPI user={self._auth.username!r} url={self._settings.base_url!r}>"
-
     # -- plumbing --------------------------------------------------------------------------------------
 
     async def _run(self, request: Request) -> Reply:
@@ -203,38 +182,6 @@ class AsyncAPI:
 
         return await aiterate_pages(op, self._client, policy=self._settings.retry, what=what, **kwargs)
 
-    # -- session information ---------------------------------------------------------------------------
-
-    @property
-    def jobs(self) -> list[Job]:
-        """Jobs launched in this session."""
-        return self._jobs
-
-    @property
-    def last_job(self) -> Job:
-        """The last job launched in this session."""
-        if not self._jobs:
-            raise IndexError("No job has been launched in this session")
-        return self._jobs[-1]
-
-    @property
-    def last_runcard(self) -> Runcard | None:
-        """The last runcard saved or updated in this session."""
-        return self._runcard
-
-    @property
-    def last_calibration(self) -> Calibration | None:
-        """The last calibration saved or updated in this session."""
-        return self._calibration
-
-    @property
-    def user_id(self) -> int:
-        """The logged-in user's id (from the access token)."""
-        user_id = self._auth.user_id
-        if user_id is None:
-            raise ValueError("The user id is unknown: log in first")
-        return user_id
-
     # -- health and devices ----------------------------------------------------------------------------
 
     async def ping(self) -> str:
@@ -246,14 +193,8 @@ class AsyncAPI:
         try:
             reply = await self._run(Request(get_status, "check the service status", Retry.IDEMPOTENT))
         except QiboconnectionError as error:
-            raise ConnectionException(
-                f"The service at {self._settings.base_url} is not answering: {error}"
-            ) from error
-        if reply.data != "OK":
-            raise ConnectionException(
-                f"The service at {self._settings.base_url} answered {reply.data!r}, not 'OK'"
-            )
-        return "OK"
+            raise self._unreachable(error) from error
+        return self._ping_answer(reply)
 
     async def list_devices(self) -> Devices:
         """Every device (all pages)."""
@@ -268,9 +209,7 @@ class AsyncAPI:
     async def get_device(self, device_id: int) -> Device:
         """One device."""
         device = device_of(await self._run(get_device_request(device_id)))
-        if self._devices is None:
-            self._devices = Devices()
-        self._devices.add_or_update(device)
+        self._keep_device(device)
         return device
 
     async def select_device_ids(self, device_ids: list[int]) -> None:
@@ -318,31 +257,14 @@ class AsyncAPI:
             logger.debug("Could not check device %s again: %s", device_id, error)
 
     async def _send(self, submission: Submission, device_id: int) -> int:
-        request = submit_request(
-            submission,
-            device_id,
-            user_id=self._auth.user_id,
-            idempotency_key=self._settings.send_idempotency_key,
-            resend=resend_submissions(self._settings, self._auth.honours_idempotency_keys),
-        )
         try:
-            reply = await self._run(request)
+            reply = await self._run(self._submit_request(submission, device_id))
         except QiboconnectionError as error:
             if device_refusal(error):
                 await self._recheck_device(device_id, submission.nshots)
             raise
         job_id = job_id_of(reply)
-        self._jobs.append(
-            Job(
-                id=job_id,
-                device_id=device_id,
-                job_type=submission.job_type,
-                nshots=submission.nshots,
-                name=submission.name,
-                summary=submission.summary,
-                user_id=self._auth.user_id,
-            )
-        )
+        self._record_job(submission, device_id, job_id)
         logger.info("Job %s queued on device %s", job_id, device_id)
         return job_id
 
@@ -350,7 +272,7 @@ class AsyncAPI:
         submission = plan_submission(
             encoded=encoded,
             warn_stacklevel=3,
-            selected_ids=[device.id for device in self._selected_devices or []],
+            selected_ids=self._selected_ids(),
             **arguments,
         )
         for target in dict.fromkeys(submission.device_ids):
@@ -445,10 +367,7 @@ class AsyncAPI:
 
     async def get_job(self, job_id: int) -> JobData:
         """A job's metadata, decoded result (None until completed) and decoded description."""
-        job = JobData(await self._job_record(job_id), max_result_bytes=self._settings.max_result_bytes)
-        if job.failed:
-            logger.warning("Job %s failed: %s", job_id, job.error or "the service gave no reason")
-        return job
+        return self._fetched_job(job_id, await self._job_record(job_id))
 
     async def wait(
         self, job_ids: Sequence[int | AsyncRemoteJob], timeout: float | None = 3600, interval: float = 60
@@ -490,8 +409,7 @@ class AsyncAPI:
             interval=pause,
             progress=Progress(sys.stderr, enabled=self.show_progress),
         )
-        limit_bytes = self._settings.max_result_bytes
-        return [JobData(records[job_id], max_result_bytes=limit_bytes) for job_id in ids]  # type: ignore[arg-type]
+        return self._waited_jobs(records, ids)
 
     async def execute_and_return_results(  # noqa: PLR0917 - same arguments as API.execute_and_return_results
         self,
@@ -520,14 +438,7 @@ class AsyncAPI:
             summary="-",
         )
         ids = [job_ids] if isinstance(job_ids, int) else list(job_ids)
-        results = []
-        for job in await self.wait(ids, timeout=timeout, interval=interval):
-            if job.failed:
-                raise JobFailedError(job.job_id, job.error)
-            if str(job.status).lower() != "completed":
-                logger.warning("Job %s ended %s; it has no result", job.job_id, job.status)
-            results.append(job.result)
-        return results
+        return self._final_results(await self.wait(ids, timeout=timeout, interval=interval))
 
     async def run_batch(
         self,
@@ -683,11 +594,6 @@ class AsyncAPI:
 
         await self._run(CALIBRATION.delete(calibration_id))
         logger.info("Calibration %s deleted", calibration_id)
-
-
-def _is_cancelled(record: dict[str, Any]) -> bool:
-    """Whether a job record says the job is cancelled (old records spell it ``canceled``)."""
-    return str(record.get("status", "")).lower() in {"cancelled", "canceled"}
 
 
 class ThreadedTransport:
