@@ -7,7 +7,6 @@ from collections import Counter
 from typing import Any
 
 import pytest
-from qibo import Circuit, gates
 
 from qiboconnection.async_api import AsyncAPI
 from qiboconnection.errors import (
@@ -22,31 +21,8 @@ from qiboconnection.remote_job import AsyncRemoteJob
 from qiboconnection.results import QaaSCircuitResult
 from qiboconnection.typings.connection import ConnectionConfiguration
 
+from .circuits import SIMULATOR, bell, flip, wide
 from .conftest import FAST_RETRY
-
-SIMULATOR = 1
-
-
-def bell() -> Circuit:
-    circuit = Circuit(2)
-    circuit.add(gates.H(0))
-    circuit.add(gates.CNOT(0, 1))
-    circuit.add(gates.M(0, 1))
-    return circuit
-
-
-def flip() -> Circuit:
-    circuit = Circuit(1)
-    circuit.add(gates.X(0))
-    circuit.add(gates.M(0))
-    return circuit
-
-
-def wide(qubits: int = 21) -> Circuit:
-    circuit = Circuit(qubits)
-    circuit.add(gates.H(0))
-    circuit.add(gates.M(*range(qubits)))
-    return circuit
 
 
 def settings(server: Any) -> Any:

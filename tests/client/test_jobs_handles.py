@@ -8,7 +8,6 @@ from collections import Counter
 from typing import Any
 
 import pytest
-from qibo import Circuit, gates
 
 from qiboconnection.api import API
 from qiboconnection.errors import (
@@ -22,31 +21,8 @@ from qiboconnection.models.jobs import JobData
 from qiboconnection.polling import Progress
 from qiboconnection.remote_job import RemoteJob
 
+from .circuits import SIMULATOR, bell, flip, wide
 from .conftest import connect
-
-SIMULATOR = 1
-
-
-def bell() -> Circuit:
-    circuit = Circuit(2)
-    circuit.add(gates.H(0))
-    circuit.add(gates.CNOT(0, 1))
-    circuit.add(gates.M(0, 1))
-    return circuit
-
-
-def flip() -> Circuit:
-    circuit = Circuit(1)
-    circuit.add(gates.X(0))
-    circuit.add(gates.M(0))
-    return circuit
-
-
-def wide() -> Circuit:
-    circuit = Circuit(21)
-    circuit.add(gates.H(0))
-    circuit.add(gates.M(*range(21)))
-    return circuit
 
 
 def test_submit_status_wait_result_refresh(alice: API) -> None:

@@ -26,24 +26,8 @@ from qiboconnection.results import QaaSCircuitResult
 from qiboconnection.typings.connection import ConnectionConfiguration
 from qiboconnection.typings.vqa import VQA
 
+from .circuits import SIMULATOR, bell, flip
 from .conftest import connect
-
-SIMULATOR = 1
-
-
-def bell() -> Circuit:
-    circuit = Circuit(2)
-    circuit.add(gates.H(0))
-    circuit.add(gates.CNOT(0, 1))
-    circuit.add(gates.M(0, 1))
-    return circuit
-
-
-def flip() -> Circuit:
-    circuit = Circuit(1)
-    circuit.add(gates.X(0))
-    circuit.add(gates.M(0))
-    return circuit
 
 
 def finished(api: API, job_id: int) -> JobData:
