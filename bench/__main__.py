@@ -247,7 +247,7 @@ def submission_rate(server: Server, total: int, threads: int = 4, time_budget: f
     """Small job submissions per second the server accepts, from ``threads`` keep-alive connections."""
     import jwt
 
-    from bench.ours_driver import raw_token
+    from bench.driver_common import raw_token
 
     port = int(server.url.rsplit(":", 1)[1])
     login = http.client.HTTPConnection("127.0.0.1", port, timeout=30)

@@ -10,73 +10,12 @@ from __future__ import annotations
 import base64
 import http.client
 import json
-import logging
 import os
-import sys
 import time
 from typing import Any
 from urllib.parse import urlsplit
 
-
-def peak_rss() -> int:
-    """This process's peak resident set size in bytes (VmHWM; unlike ru_maxrss it starts afresh at exec)."""
-    with open("/proc/self/status") as status:
-        for line in status:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) * 1024
-    raise RuntimeError("no VmHWM in /proc/self/status")
-
-
-def _login():
-    from qiboconnection.api import API
-
-    return API.login(
-        username=os.environ["QIBOCONNECTION_USERNAME"], api_key=os.environ["QIBOCONNECTION_API_KEY"]
-    )
-
-
-def _bell():
-    from qibo import Circuit, gates
-
-    circuit = Circuit(2)
-    circuit.add([gates.H(0), gates.CNOT(0, 1), gates.M(0, 1)])
-    return circuit
-
-
-def get_job(args: dict[str, Any]) -> dict[str, Any]:
-    api = _login()
-    job_id, calls = args["job_id"], args["calls"]
-    api.get_job(job_id)
-    times = []
-    for _ in range(calls):
-        start = time.perf_counter()
-        api.get_job(job_id)
-        times.append(time.perf_counter() - start)
-    return {"seconds": times}
-
-
-def raw_token(connection: http.client.HTTPConnection, base: str, username: str, api_key: str) -> str:
-    """Log in with nothing but http.client; returns the access token."""
-    assertion = {
-        "user_id": None,
-        "username": username,
-        "api_key": api_key,
-        "audience": f"{base}/api/v1",
-        "iat": int(time.time()),
-    }
-    body = json.dumps(
-        {
-            "grantType": "urn:ietf:params:oauth:grant-type:jwt-bearer",
-            "assertion": base64.urlsafe_b64encode(json.dumps(assertion).encode()).decode(),
-            "scope": "user profile",
-        }
-    )
-    connection.request("POST", "/api/v1/authorisation-tokens", body, {"Content-Type": "application/json"})
-    response = connection.getresponse()
-    payload = json.loads(response.read())
-    if response.status not in {200, 201}:
-        raise RuntimeError(f"login failed: {payload}")
-    return payload["accessToken"]
+from driver_common import bell, get_job, login, peak_rss, raw_token, run
 
 
 def floor_get_job(args: dict[str, Any]) -> dict[str, Any]:
@@ -103,8 +42,8 @@ def floor_get_job(args: dict[str, Any]) -> dict[str, Any]:
 
 def submit_wait(args: dict[str, Any]) -> dict[str, Any]:
     """The synchronous path: submit one job at a time, then wait for all of them together."""
-    api = _login()
-    circuit = _bell()
+    api = login()
+    circuit = bell()
     start = time.perf_counter()
     job_ids = [api.execute(circuit, nshots=10, device_id=args["device_id"]) for _ in range(args["count"])]
     jobs = api.wait(job_ids, timeout=args["timeout"], interval=0.2)
@@ -118,7 +57,7 @@ def batch_wait(args: dict[str, Any]) -> dict[str, Any]:
 
     from qiboconnection.async_api import AsyncAPI
 
-    circuits = [_bell() for _ in range(args["count"])]
+    circuits = [bell() for _ in range(args["count"])]
 
     async def main() -> dict[str, Any]:
         async with await AsyncAPI.login(
@@ -135,7 +74,7 @@ def batch_wait(args: dict[str, Any]) -> dict[str, Any]:
 
 
 def decode(args: dict[str, Any]) -> dict[str, Any]:
-    api = _login()
+    api = login()
     start = time.perf_counter()
     result = api.get_job(args["job_id"]).result[0]
     # The same tables the released client's figure converts: final state and its probabilities.
@@ -154,7 +93,7 @@ def decode(args: dict[str, Any]) -> dict[str, Any]:
 
 
 def list_jobs(args: dict[str, Any]) -> dict[str, Any]:
-    api = _login()
+    api = login()
     start = time.perf_counter()
     listing = api.list_jobs()
     return {"seconds": time.perf_counter() - start, "jobs": len(listing.items)}
@@ -174,7 +113,7 @@ def floor_submit_wait(args: dict[str, Any]) -> dict[str, Any]:
         connection, base, os.environ["QIBOCONNECTION_USERNAME"], os.environ["QIBOCONNECTION_API_KEY"]
     )
     user_id = jwt.decode(token, options={"verify_signature": False})["user_id"]
-    qasm = _bell().to_qasm()
+    qasm = bell().to_qasm()
     data = base64.b64encode(gzip.compress(json.dumps([qasm]).encode())).decode()
     body = json.dumps(
         {
@@ -226,6 +165,4 @@ STEPS = {
 }
 
 if __name__ == "__main__":
-    logging.disable(logging.CRITICAL)
-    step, raw = sys.argv[1], sys.argv[2]
-    sys.stdout.write(json.dumps(STEPS[step](json.loads(raw))) + "\n")
+    run(STEPS)

@@ -5,58 +5,17 @@ credentials and server come from QIBOCONNECTION_USERNAME, QIBOCONNECTION_API_KEY
 QUANTUM_SERVICE_URL.
 """
 
-import json
-import logging
-import os
-import sys
 import time
 from datetime import UTC
 
-
-def peak_rss() -> int:
-    """This process's peak resident set size in bytes (VmHWM; unlike ru_maxrss it starts afresh at exec)."""
-    with open("/proc/self/status") as status:
-        for line in status:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) * 1024
-    raise RuntimeError("no VmHWM in /proc/self/status")
-
-
-def _login():
-    from qiboconnection.api import API
-
-    return API.login(
-        username=os.environ["QIBOCONNECTION_USERNAME"], api_key=os.environ["QIBOCONNECTION_API_KEY"]
-    )
-
-
-def _bell():
-    from qibo import Circuit, gates
-
-    circuit = Circuit(2)
-    circuit.add(gates.H(0))
-    circuit.add(gates.CNOT(0, 1))
-    circuit.add(gates.M(0, 1))
-    return circuit
-
-
-def get_job(args):
-    api = _login()
-    job_id, calls = args["job_id"], args["calls"]
-    api.get_job(job_id)
-    times = []
-    for _ in range(calls):
-        start = time.perf_counter()
-        api.get_job(job_id)
-        times.append(time.perf_counter() - start)
-    return {"seconds": times}
+from driver_common import bell, get_job, login, peak_rss, run
 
 
 def submit_wait(args):
     from datetime import datetime, timedelta
 
-    api = _login()
-    circuit = _bell()
+    api = login()
+    circuit = bell()
     start = time.perf_counter()
     job_ids = [api.execute(circuit, nshots=10, device_id=args["device_id"]) for _ in range(args["count"])]
     deadline = datetime.now(UTC) + timedelta(seconds=args["timeout"])
@@ -69,7 +28,7 @@ def submit_wait(args):
 def decode(args):
     import numpy as np
 
-    api = _login()
+    api = login()
     start = time.perf_counter()
     result = api.get_job(args["job_id"]).result[0]
     state = np.array([complex(value) for value in result["final_state"].values()])
@@ -86,14 +45,14 @@ def decode(args):
 
 
 def list_jobs(args):
-    api = _login()
+    api = login()
     start = time.perf_counter()
     listing = api.list_jobs()
     return {"seconds": time.perf_counter() - start, "jobs": len(listing.dataframe)}
 
 
 def baseline_rss(args):
-    api = _login()
+    api = login()
     api.ping()
     return {"peak_rss": peak_rss()}
 
@@ -107,6 +66,4 @@ STEPS = {
 }
 
 if __name__ == "__main__":
-    logging.disable(logging.CRITICAL)
-    step, raw = sys.argv[1], sys.argv[2]
-    sys.stdout.write(json.dumps(STEPS[step](json.loads(raw))) + "\n")
+    run(STEPS)
