@@ -181,24 +181,23 @@ def _positive_int(text: str) -> int:
     return value
 
 
-def _job_id(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"a job id is a whole number, not {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"a job id is not negative: {value}")
-    return value
+def _record_id(what: str) -> Callable[[str], int]:
+    """An argparse type for the id of a ``what`` (a job, a device): a whole number, not negative."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"a {what} id is a whole number, not {text!r}") from None
+        if value < 0:
+            raise argparse.ArgumentTypeError(f"a {what} id is not negative: {value}")
+        return value
+
+    return parse
 
 
-def _device_id(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"a device id is a whole number, not {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"a device id is not negative: {value}")
-    return value
+_job_id = _record_id("job")
+_device_id = _record_id("device")
 
 
 def _seconds(text: str) -> float:
