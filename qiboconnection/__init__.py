@@ -1,64 +1,37 @@
 """Python client for Qilimanjaro's Quantum-as-a-Service, and a local server that speaks the same protocol.
 
-``from qiboconnection import API`` (or ``from qiboconnection.api import API``) is the entry point. Names
-are loaded on first use so that importing the package stays cheap.
+``from qiboconnection import API`` (or ``from qiboconnection.api import API``) is the entry point. The
+exceptions are imported at once (their module is tiny); everything else is loaded on first use so that
+importing the package stays cheap.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from qiboconnection import errors as _errors
+from qiboconnection.errors import *  # noqa: F403 - the exception hierarchy is part of the package's surface
+
 __version__ = "0.30.0"
 
 if TYPE_CHECKING:
-    from qiboconnection.api import API
-    from qiboconnection.async_api import AsyncAPI
-    from qiboconnection.batch import BatchOutcome
-    from qiboconnection.errors import (
-        AuthenticationError,
-        ConflictError,
-        ConnectionException,
-        DeviceNotAvailableError,
-        InvalidRequestError,
-        JobFailedError,
-        JobTimeoutError,
-        NotFoundError,
-        PermissionDeniedError,
-        QiboconnectionError,
-        RateLimitError,
-        RemoteExecutionException,
-        ResultDecodeError,
-        ServerError,
-    )
-    from qiboconnection.remote_job import AsyncRemoteJob, RemoteJob
-    from qiboconnection.typings.connection import ConnectionConfiguration
-    from qiboconnection.typings.vqa import VQA
+    # Re-exported names, loaded lazily at run time by __getattr__ below.
+    from qiboconnection.api import API as API
+    from qiboconnection.async_api import AsyncAPI as AsyncAPI
+    from qiboconnection.batch import BatchOutcome as BatchOutcome
+    from qiboconnection.remote_job import AsyncRemoteJob as AsyncRemoteJob
+    from qiboconnection.remote_job import RemoteJob as RemoteJob
+    from qiboconnection.typings.connection import ConnectionConfiguration as ConnectionConfiguration
+    from qiboconnection.typings.vqa import VQA as VQA
 
-_ERRORS = (
-    "AuthenticationError",
-    "ConflictError",
-    "ConnectionException",
-    "DeviceNotAvailableError",
-    "InvalidRequestError",
-    "JobFailedError",
-    "JobTimeoutError",
-    "NotFoundError",
-    "PermissionDeniedError",
-    "QiboconnectionError",
-    "RateLimitError",
-    "RemoteExecutionException",
-    "ResultDecodeError",
-    "ServerError",
-)
 _LAZY = {
     "API": "qiboconnection.api",
     "AsyncAPI": "qiboconnection.async_api",
     "AsyncRemoteJob": "qiboconnection.remote_job",
     "BatchOutcome": "qiboconnection.batch",
-    "RemoteJob": "qiboconnection.remote_job",
     "ConnectionConfiguration": "qiboconnection.typings.connection",
+    "RemoteJob": "qiboconnection.remote_job",
     "VQA": "qiboconnection.typings.vqa",
-    **dict.fromkeys(_ERRORS, "qiboconnection.errors"),
 }
 
 __all__ = [
@@ -66,25 +39,12 @@ __all__ = [
     "VQA",
     "AsyncAPI",
     "AsyncRemoteJob",
-    "AuthenticationError",
     "BatchOutcome",
-    "ConflictError",
     "ConnectionConfiguration",
-    "ConnectionException",
-    "DeviceNotAvailableError",
-    "InvalidRequestError",
-    "JobFailedError",
-    "JobTimeoutError",
-    "NotFoundError",
-    "PermissionDeniedError",
-    "QiboconnectionError",
-    "RateLimitError",
-    "RemoteExecutionException",
     "RemoteJob",
-    "ResultDecodeError",
-    "ServerError",
     "__version__",
 ]
+__all__ += _errors.__all__
 
 
 def __getattr__(name: str) -> Any:
