@@ -448,18 +448,9 @@ class Store:
         try:
             with self._transaction() as conn:
                 row = conn.execute(
-                    f"INSERT INTO {table} (name, description, body, device_id, user_id, qililab_version,"
-                    " created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING *",
-                    (
-                        fields["name"],
-                        fields["description"],
-                        fields["body"],
-                        fields["device_id"],
-                        fields["user_id"],
-                        fields["qililab_version"],
-                        now,
-                        now,
-                    ),
+                    f"INSERT INTO {table} ({', '.join(_RECORD_COLUMNS)}, created_at, updated_at)"
+                    f" VALUES ({', '.join('?' * (len(_RECORD_COLUMNS) + 2))}) RETURNING *",
+                    (*_record_values(fields), now, now),
                 ).fetchone()
                 return dict(row)
         except sqlite3.IntegrityError as exc:
@@ -470,18 +461,9 @@ class Store:
         try:
             with self._transaction() as conn:
                 row = conn.execute(
-                    f"UPDATE {table} SET name = ?, description = ?, body = ?, device_id = ?, user_id = ?,"
-                    " qililab_version = ?, updated_at = ? WHERE id = ? RETURNING *",
-                    (
-                        fields["name"],
-                        fields["description"],
-                        fields["body"],
-                        fields["device_id"],
-                        fields["user_id"],
-                        fields["qililab_version"],
-                        utc_now(),
-                        record_id,
-                    ),
+                    f"UPDATE {table} SET {', '.join(f'{c} = ?' for c in _RECORD_COLUMNS)}, updated_at = ?"
+                    " WHERE id = ? RETURNING *",
+                    (*_record_values(fields), utc_now(), record_id),
                 ).fetchone()
                 return dict(row) if row is not None else None
         except sqlite3.IntegrityError as exc:
@@ -501,6 +483,14 @@ class Store:
     def delete_record(self, kind: str, record_id: int) -> bool:
         with self._lock:
             return self._conn.execute(f"DELETE FROM {_table(kind)} WHERE id = ?", (record_id,)).rowcount > 0
+
+
+#: The columns a runcard or calibration is written with (besides its timestamps).
+_RECORD_COLUMNS = ("name", "description", "body", "device_id", "user_id", "qililab_version")
+
+
+def _record_values(fields: dict[str, Any]) -> tuple[Any, ...]:
+    return tuple(fields[column] for column in _RECORD_COLUMNS)
 
 
 def _table(kind: str) -> str:
