@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import re
 import threading
@@ -11,10 +10,12 @@ from typing import Any
 
 from qiboconnection.server.config import ServerConfig
 from qiboconnection.server.db import Store
-from qiboconnection.server.errors import ApiProblem, PayloadTooLarge, UnsupportedMediaType
+from qiboconnection.server.errors import PayloadTooLarge, UnsupportedMediaType
+from qiboconnection.server.fast_path import FastPath, send_problem
 from qiboconnection.server.faults import FaultInjector
+from qiboconnection.server.handlers import Handlers
 from qiboconnection.server.jobs import JobManager
-from qiboconnection.server.routing import PROBLEM, build_http_app
+from qiboconnection.server.routing import build_http_app
 from qiboconnection.server.security import LoginThrottle, TokenService, hash_api_key, verify_api_key
 from qiboconnection.server.spec import load_spec
 
@@ -59,7 +60,9 @@ class QaasApp:
         self._start_lock = threading.Lock()
         spec = load_spec(config.spec_path)
         self._allowed_methods = _method_table(spec)
-        self._http = build_http_app(self, spec)
+        handlers = Handlers(self)
+        http = build_http_app(self, spec, handlers)
+        self._http = FastPath(self, spec, handlers, http) if config.fast_path else http
 
     def _ensure_users(self) -> None:
         """Create the configured users, or give existing ones the configured key and role."""
@@ -156,7 +159,7 @@ class QaasApp:
                 detail = (
                     f"Content-Encoding {value.decode('latin-1')!r} is not supported; send the body as is."
                 )
-                await self._send_problem(send, UnsupportedMediaType(detail))
+                await send_problem(send, UnsupportedMediaType(detail), close=True)
                 return None
         if length is not None:
             if length > limit:
@@ -186,26 +189,10 @@ class QaasApp:
 
         return replay_receive
 
-    @classmethod
-    async def _send_too_large(cls, send: Any, limit: int) -> None:
-        await cls._send_problem(send, PayloadTooLarge(f"The request body is over the {limit} byte limit."))
-
     @staticmethod
-    async def _send_problem(send: Any, problem: ApiProblem) -> None:
-        """Answer with ``problem`` and close the connection (the body may be left unread)."""
-        body = json.dumps(problem.to_dict()).encode()
-        await send(
-            {
-                "type": "http.response.start",
-                "status": problem.status,
-                "headers": [
-                    (b"content-type", PROBLEM.encode()),
-                    (b"content-length", str(len(body)).encode()),
-                    (b"connection", b"close"),
-                ],
-            }
-        )
-        await send({"type": "http.response.body", "body": body})
+    async def _send_too_large(send: Any, limit: int) -> None:
+        problem = PayloadTooLarge(f"The request body is over the {limit} byte limit.")
+        await send_problem(send, problem, close=True)
 
 
 def _method_table(spec: dict[str, Any]) -> list[tuple[re.Pattern[str], list[str]]]:

@@ -71,11 +71,20 @@ def _require_admin() -> dict[str, Any]:
 
 
 def _page(
-    items: list[dict[str, Any]], total: int, page: int, per_page: int, extra: dict[str, str]
+    items: list[dict[str, Any]],
+    total: int,
+    page: int,
+    per_page: int,
+    extra: dict[str, str],
+    *,
+    root: str | None = None,
 ) -> Response:
-    """The hosted pagination envelope; links to pages that do not exist say ``page=None``."""
+    """The hosted pagination envelope; links to pages that do not exist say ``page=None``.
+
+    ``root`` is the URL the links start with (scheme, authority and path of this request).
+    """
     last = max(1, math.ceil(total / per_page))
-    root = f"{base_url()}{request.url.path}"
+    root = root or f"{base_url()}{request.url.path}"
 
     def link(number: int | None) -> str:
         return f"{root}?{urlencode({'page': str(number), 'per_page': per_page, **extra})}"
@@ -280,11 +289,13 @@ class Handlers:
 
     # jobs
     async def submit_job(self, body: dict[str, Any]) -> Response:
-        claims = _claims()
+        return self.submit(_claims(), body, request.headers.get("idempotency-key"))
+
+    def submit(self, claims: dict[str, Any], body: dict[str, Any], key: str | None) -> Response:
+        """Store and queue the job ``body`` describes for the caller of ``claims``."""
         user_id = claims["user_id"]
         if body.get("user_id") is not None and body["user_id"] != user_id:
             raise Forbidden(f"user_id {body['user_id']} is not the caller's id ({user_id}).")
-        key = request.headers.get("idempotency-key")
         fields = {
             "user_id": user_id,
             "device_id": body["device_id"],
@@ -324,24 +335,33 @@ class Handlers:
         _, payload = decode_description(fields["description"], self._app.config.max_decompressed_bytes)
         check_payload(fields["job_type"], payload)
 
-    def _visible_job(self, job_id: int, full: bool) -> dict[str, Any]:
-        claims = _claims()
+    def _visible_job(self, job_id: int, full: bool, claims: dict[str, Any] | None = None) -> dict[str, Any]:
+        claims = claims or _claims()
         job = self._store.job(job_id) if full else self._store.job_meta(job_id)
         if job is None or (job["user_id"] != claims["user_id"] and claims.get("user_role") != "admin"):
             raise job_not_found(job_id)
         return job
 
     async def get_job(self, job_id: int) -> Response:
-        job = self._visible_job(job_id, full=True)
+        return self.job(_claims(), job_id)
+
+    def job(self, claims: dict[str, Any], job_id: int) -> Response:
+        """The job ``job_id``, whole, if the caller of ``claims`` may see it."""
+        job = self._visible_job(job_id, full=True, claims=claims)
         return _job_out(job, self._store.queue_position(job)), 200, JSON
 
     async def list_jobs(self, favourites: bool = False, page: int = 1, per_page: int = 50) -> Response:
-        claims = _claims()
+        return self.jobs(_claims(), favourites, page, per_page)
+
+    def jobs(
+        self, claims: dict[str, Any], favourites: bool, page: int, per_page: int, root: str | None = None
+    ) -> Response:
+        """One page of the caller's jobs, newest first; ``root`` as in :func:`_page`."""
         rows, total = self._store.jobs_of_user(claims["user_id"], favourites, (page - 1) * per_page, per_page)
         positions = self._store.queue_positions(rows)
         items = [_job_summary(r, positions[r["id"]]) for r in rows]
         extra = {"favourites": "true"} if favourites else {}
-        return _page(items, total, page, per_page, extra)
+        return _page(items, total, page, per_page, extra, root=root)
 
     async def cancel_job(self, job_id: int, body: dict[str, Any]) -> Response:
         if body.get("job_id") is not None and body["job_id"] != job_id:

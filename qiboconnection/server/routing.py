@@ -69,7 +69,7 @@ def _on_unexpected(_request: Any, exc: Exception) -> Any:
 
 
 # Errors raised while parsing or storing what a client sent, and the 400 each one means.
-_INPUT_ERRORS: tuple[tuple[type[Exception], str], ...] = (
+INPUT_ERRORS: tuple[tuple[type[Exception], str], ...] = (
     (OverflowError, "An integer in the request is outside the 64-bit range."),
     (UnicodeDecodeError, "The request body is not valid UTF-8."),
     (UnicodeEncodeError, "The request holds text that is not valid Unicode (a lone surrogate escape)."),
@@ -144,9 +144,8 @@ class _PreparedApi(AsyncApi):
         )
 
 
-def build_http_app(app: QaasApp, spec: dict[str, Any]) -> AsyncApp:
-    """Serve ``spec`` with handlers bound to ``app``; every error becomes a problem document."""
-    handlers = Handlers(app)
+def build_http_app(app: QaasApp, spec: dict[str, Any], handlers: Handlers) -> AsyncApp:
+    """Serve ``spec`` with ``handlers`` (bound to ``app``); every error becomes a problem document."""
     tokens, extra_audiences = app.tokens, list(app.config.audiences)
 
     def verify_bearer(token: str, request: Any) -> dict[str, Any]:
@@ -179,7 +178,7 @@ def build_http_app(app: QaasApp, spec: dict[str, Any]) -> AsyncApp:
     http.add_api(spec, resolver=Resolver(handlers.resolve), validate_responses=False, strict_validation=True)
     http.add_error_handler(ApiProblem, _on_api_problem)
     http.add_error_handler(ProblemException, _on_connexion_problem)
-    for error, detail in _INPUT_ERRORS:
+    for error, detail in INPUT_ERRORS:
         http.add_error_handler(error, _fixed(400, "Bad Request", detail))
     http.add_error_handler(Exception, _on_unexpected)
     return http
