@@ -135,6 +135,7 @@ class Store:
         self._lock = threading.RLock()
         self._conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None, timeout=30)
         self._conn.row_factory = sqlite3.Row
+        self._device_cache: dict[int, dict[str, Any]] = {}
         if self.path != ":memory:":
             self._conn.execute("PRAGMA journal_mode=WAL")
         self._conn.execute("PRAGMA synchronous=NORMAL")
@@ -242,9 +243,16 @@ class Store:
         return self._device(row) if row else None
 
     def device_settings(self, device_id: int) -> dict[str, Any] | None:
-        """A device without its pending-job count (cheap; used on every submission)."""
+        """A device without its pending-job count, from memory after the first read (every submission
+        asks). Callers must not modify it. Device writes go through this store, which forgets its copy."""
+        cached = self._device_cache.get(device_id)
+        if cached is not None:
+            return cached
         row = self._one("SELECT * FROM devices WHERE id = ?", (device_id,))
-        return self._device(row) if row else None
+        if row is None:
+            return None
+        device = self._device_cache[device_id] = self._device(row)
+        return device
 
     def device_by_name(self, name: str) -> dict[str, Any] | None:
         row = self._one(f"{self._DEVICE_SELECT} WHERE d.name = ?", (name,))
@@ -258,6 +266,7 @@ class Store:
     def set_device_status(self, device_id: int, status: str) -> bool:
         with self._lock:
             cur = self._conn.execute("UPDATE devices SET status = ? WHERE id = ?", (status, device_id))
+            self._device_cache.pop(device_id, None)
             return cur.rowcount > 0
 
     # jobs
@@ -402,6 +411,16 @@ class Store:
             (status, result, error, now, duration, job_id),
         )
         return cur.rowcount > 0
+
+    def finish_queued(self, job_id: int, result: str, started_at: str, duration: float) -> bool:
+        """Complete a job still queued (run without being claimed); False when it no longer is."""
+        with self._lock:
+            cur = self._conn.execute(
+                "UPDATE jobs SET status = 'completed', result = ?, started_at = ?, finished_at = ?,"
+                " duration = ? WHERE id = ? AND status = 'queued'",
+                (result, started_at, utc_now(), duration, job_id),
+            )
+            return cur.rowcount > 0
 
     def finish_job(
         self, job_id: int, status: str, result: str | None, error: str | None, duration: float

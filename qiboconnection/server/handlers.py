@@ -29,6 +29,7 @@ from qiboconnection.server.errors import (
     Unprocessable,
     job_not_found,
 )
+from qiboconnection.server.jobs import Submitted
 from qiboconnection.server.payloads import check_payload, decode_description
 from qiboconnection.server.security import GRANT_TYPE, decode_assertion, hash_api_key, verify_api_key
 
@@ -308,17 +309,21 @@ class Handlers:
         request_hash = None
         if key is not None:
             request_hash = hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()
-        self._validate_submission(fields)
+        device, payload = self._validate_submission(fields)
         job_id, created, stored_hash = self._store.insert_job(fields, key, request_hash)
         if created:
-            self._app.jobs.submit(job_id)
+            submitted = None
+            if fields["job_type"] == "circuit":
+                submitted = Submitted(payload, fields["number_shots"], device)
+            self._app.jobs.submit(job_id, submitted)
         elif stored_hash != request_hash:
             raise Unprocessable("This Idempotency-Key was already used for a different submission.")
         else:
             logger.info("repeated submission answered with its job %d", job_id)
         return {"job_id": job_id}, 201, IDEMPOTENT_JSON
 
-    def _validate_submission(self, fields: dict[str, Any]) -> None:
+    def _validate_submission(self, fields: dict[str, Any]) -> tuple[dict[str, Any], Any]:
+        """The device and the decoded payload of a submission, or the problem that refuses it."""
         device_id = fields["device_id"]
         device = self._store.device_settings(device_id)
         if device is None:
@@ -334,6 +339,7 @@ class Handlers:
             )
         _, payload = decode_description(fields["description"], self._app.config.max_decompressed_bytes)
         check_payload(fields["job_type"], payload)
+        return device, payload
 
     def _visible_job(self, job_id: int, full: bool, claims: dict[str, Any] | None = None) -> dict[str, Any]:
         claims = claims or _claims()

@@ -2,23 +2,32 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import queue
 import threading
 import time
+from dataclasses import dataclass
 from typing import Any
 
-from qiboconnection.server.db import Store
+from qiboconnection.server.db import Store, utc_now
 from qiboconnection.server.errors import ApiProblem
 from qiboconnection.server.payloads import decode_description, encode_result
-from qiboconnection.server.simulator import JobFailed, echo_result, run_circuits
+from qiboconnection.server.simulator import JobFailed, echo_result, run_circuits, run_prepared
 
 logger = logging.getLogger("qiboconnection.server.jobs")
 
-#: How long workers reuse a device's settings (qubit limit, type) before reading them again.
-DEVICE_SETTINGS_SECONDS = 1.0
 #: What running a job gives: (job_id, status, result, error, duration in seconds).
 Outcome = tuple[int, str, str | None, str | None, float]
+
+
+@dataclass(frozen=True)
+class Submitted:
+    """What the submission already decoded of a circuit job: its programs, shots and device."""
+
+    programs: list[str]
+    nshots: int
+    device: dict[str, Any]
 
 
 def _discarded(job_id: int) -> None:
@@ -32,6 +41,11 @@ class JobManager:
     ``queued`` to ``running``, and only stores a result if the job is still ``running`` then, so a
     job cancelled or deleted meanwhile keeps that state. Jobs a stopped server left behind are
     queued again at start.
+
+    A circuit job whose programs are all prepared already and small (see
+    :func:`~qiboconnection.server.simulator.run_prepared`) is drawn on the event loop that took the
+    submission, right after the answer goes out, and stored with one statement that applies only
+    while the job is still queued; handing it to a thread would cost more than running it.
     """
 
     def __init__(self, store: Store, workers: int, max_decompressed: int) -> None:
@@ -43,7 +57,6 @@ class JobManager:
         self._started = False
         self._recovered = False
         self._lock = threading.Lock()
-        self._devices: dict[int, tuple[float, dict[str, Any]]] = {}
 
     def start(self) -> None:
         """Re-queue unfinished jobs and start the workers (idempotent)."""
@@ -83,10 +96,46 @@ class JobManager:
         for thread in threads:
             thread.join(max(0.0, deadline - time.monotonic()))
 
-    def submit(self, job_id: int) -> None:
-        """Hand a freshly stored job to the workers (without workers it just stays queued)."""
-        if self._workers:
+    def submit(self, job_id: int, submitted: Submitted | None = None) -> None:
+        """Hand a freshly stored job to the workers (without workers it just stays queued).
+
+        ``submitted`` (circuit jobs) lets a small job with prepared programs run on the calling
+        event loop instead.
+        """
+        if not self._workers:
+            return
+        if submitted is not None and self._started:
+            try:
+                loop = asyncio.get_running_loop()
+            except RuntimeError:
+                loop = None
+            if loop is not None:
+                loop.call_soon(self._run_here, job_id, submitted)
+                return
+        self._queue.put(job_id)
+
+    def _run_here(self, job_id: int, submitted: Submitted) -> None:
+        """Run a submitted job on this thread if its programs are prepared and small, else queue it."""
+        if not self._started:
+            return  # it stays queued in the database; the next start queues it again
+        started, started_at = time.perf_counter(), utc_now()
+        max_qubits, with_state = _circuit_settings(submitted.device)
+        try:
+            entries = run_prepared(submitted.programs, submitted.nshots, max_qubits, with_state)
+        except JobFailed:
+            entries = None  # a worker runs it and records the failure as it always does
+        if entries is None:
             self._queue.put(job_id)
+            return
+        try:
+            result = encode_result(entries)
+            stored = self._store.finish_queued(job_id, result, started_at, time.perf_counter() - started)
+        except Exception:
+            logger.exception("could not store the outcome of job %d; a worker runs it again", job_id)
+            self._queue.put(job_id)
+            return
+        if not stored:
+            _discarded(job_id)
 
     def _work(self) -> None:
         # A finished job's outcome is stored together with the claim of the next job (one
@@ -150,18 +199,11 @@ class JobManager:
         envelope, payload = decode_description(job["description"], self._max_decompressed)
         if job["job_type"] != "circuit":
             return echo_result(job["job_type"], payload, envelope, job["number_shots"])
-        device = self._device(job["device_id"])
-        features = device.get("static_features") or {}
-        max_qubits = int(features.get("max_qubits", 20))
-        with_state = device.get("type") == "simulator_device"
+        max_qubits, with_state = _circuit_settings(self._store.device_settings(job["device_id"]) or {})
         return run_circuits(payload, job["number_shots"], max_qubits, with_state)
 
-    def _device(self, device_id: int) -> dict[str, Any]:
-        """The device's settings, read at most every :data:`DEVICE_SETTINGS_SECONDS`."""
-        now = time.monotonic()
-        cached = self._devices.get(device_id)
-        if cached is not None and now - cached[0] < DEVICE_SETTINGS_SECONDS:
-            return cached[1]
-        device = self._store.device_settings(device_id) or {}
-        self._devices[device_id] = (now, device)
-        return device
+
+def _circuit_settings(device: dict[str, Any]) -> tuple[int, bool]:
+    """The widest circuit a device runs, and whether its results carry the final state."""
+    features = device.get("static_features") or {}
+    return int(features.get("max_qubits", 20)), device.get("type") == "simulator_device"

@@ -81,6 +81,24 @@ def _run_one(index: int, qasm: str, nshots: int, max_qubits: int, with_state: bo
         return _execute(index, program.copy(deep=True), nshots, with_state)
 
 
+def run_prepared(
+    qasms: list[str], nshots: int, max_qubits: int, with_state: bool
+) -> list[dict[str, Any]] | None:
+    """The result entries of programs that are all prepared with a fixed state and small enough to
+    draw at once (at most :data:`PREPARED_MAX_VALUES` values in all); None when any is not."""
+    programs = []
+    values = 0
+    for qasm in qasms:
+        program = _programs.get(qasm)
+        if not isinstance(program, _FixedState) or program.nqubits > max_qubits:
+            return None
+        values += nshots * max(program.bits, 1) + (program.weight if with_state else 0)
+        if values > PREPARED_MAX_VALUES:
+            return None
+        programs.append(program)
+    return [program.sample(nshots, with_state) for program in programs]
+
+
 class _FixedState:
     """A program whose final state does not depend on chance: only its measurements are sampled.
 
@@ -127,6 +145,11 @@ class _FixedState:
     @property
     def weight(self) -> int:
         return self._weight
+
+    @property
+    def bits(self) -> int:
+        """How many qubits are measured."""
+        return self._bits
 
     def sample(self, nshots: int, with_state: bool) -> dict[str, Any]:
         import numpy as np
@@ -261,6 +284,8 @@ class _ProgramCache:
 
 #: Programs of at most this many qubits keep their final state between jobs.
 FIXED_STATE_MAX_QUBITS = 14
+#: Most values (shots x measured qubits, plus kept state entries) :func:`run_prepared` draws.
+PREPARED_MAX_VALUES = 50_000
 _programs = _ProgramCache(max_weight=2**18, max_entries=1024)
 _local = threading.local()
 

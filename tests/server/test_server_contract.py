@@ -101,10 +101,8 @@ def _reset_state() -> None:
     with store._lock:
         for table in ("jobs", "runcards", "calibrations"):
             store._conn.execute(f"DELETE FROM {table}")
-        for seed in SEED_DEVICES:
-            store._conn.execute(
-                "UPDATE devices SET status = ? WHERE name = ?", (seed["status"], seed["name"])
-            )
+    for seed in SEED_DEVICES:
+        store.set_device_status(store.device_by_name(seed["name"])["id"], seed["status"])
 
 
 def test_stateful_links():
