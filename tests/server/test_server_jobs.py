@@ -210,3 +210,64 @@ def test_restart_runs_jobs_left_queued_or_running(make_server, tmp_path):
             assert job["status"] == "completed", job
             assert sum(decode_envelope(job["result"])[0]["counts"].values()) == 50
         assert alice.get("/jobs").json()["total"] == 3
+
+
+def test_jobs_of_prepared_programs_run_on_the_event_loop(make_server):
+    """A repeated small program completes straight from queued (no worker claims it), with a result
+    as good as a worker's."""
+    from qiboconnection.server.simulator import run_prepared
+
+    with make_server() as server, client_for(server, "alice") as alice:
+        program = BELL_QASM.replace("h q[0];", "h q[0];\nx q[1];\nx q[1];")
+        first = alice.post("/circuits", json=job_body([program], number_shots=500)).json()["job_id"]
+        assert wait_for_job(alice, first)["status"] == "completed"
+        assert run_prepared([program], 500, 20, True) is not None, "the first job prepared the program"
+        ids = [
+            alice.post("/circuits", json=job_body([program], number_shots=500)).json()["job_id"]
+            for _ in range(20)
+        ]
+        claimed: list[int] = []
+        store = server.app.store
+        claim = store.claim_job
+        store.claim_job = lambda job_id: claimed.append(job_id) or claim(job_id)
+        try:
+            for job_id in ids:
+                job = wait_for_job(alice, job_id)
+                assert job["status"] == "completed", job
+                (entry,) = decode_envelope(job["result"])
+                assert set(entry["counts"]) <= {"00", "11"} and sum(entry["counts"].values()) == 500
+                assert len(entry["samples"]) == 500 and set(entry["final_state"]) == {"0", "3"}
+                assert job["started_at"] <= job["finished_at"] and job["duration"] >= 0
+        finally:
+            store.claim_job = claim
+        assert claimed == []
+
+
+def test_prepared_programs_are_drawn_only_when_small():
+    from qiboconnection.server import simulator
+
+    program = BELL_QASM.replace("cx q[0],q[1];", "cx q[0],q[1];\nz q[0];")
+    assert simulator.run_prepared([program], 10, 20, True) is None, "not prepared yet"
+    simulator.run_circuits([program], 10, 20, True)
+    (entry,) = simulator.run_prepared([program], 10, 20, True)
+    assert sum(entry["counts"].values()) == 10
+    assert simulator.run_prepared([program], 10, 1, True) is None, "wider than the device"
+    too_many = simulator.PREPARED_MAX_VALUES // 2 + 1
+    assert simulator.run_prepared([program], too_many, 20, False) is None
+    assert len(simulator.run_prepared([program] * 3, 100, 20, False)) == 3
+
+
+def test_a_job_cancelled_before_the_loop_runs_it_stays_cancelled(make_server):
+    from qiboconnection.server.jobs import Submitted
+    from qiboconnection.server.simulator import run_circuits
+
+    run_circuits([BELL_QASM], 10, 20, True)
+    with make_server(workers=0) as server, client_for(server, "alice") as alice:
+        device = server.app.store.device_settings(1)
+        kept, cancelled = (alice.post("/circuits", json=job_body()).json()["job_id"] for _ in range(2))
+        assert alice.put(f"/jobs/cancel/{cancelled}", json={"job_id": cancelled}).status_code == 204
+        for job_id in (kept, cancelled):
+            server.app.jobs._run_here(job_id, Submitted([BELL_QASM], 100, device))
+        assert alice.get(f"/jobs/{kept}").json()["status"] == "completed"
+        job = alice.get(f"/jobs/{cancelled}").json()
+        assert job["status"] == "cancelled" and job["result"] is None
