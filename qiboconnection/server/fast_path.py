@@ -82,11 +82,10 @@ class FastPath:
     """An ASGI app answering ``operations`` (ids from the spec) directly and sending the rest to
     ``fallback``."""
 
-    #: The operations answered here, and the handler core each one calls.
+    #: The operations answered here (by operationId).
     OPERATIONS = ("getJob", "submitJob", "listJobs")
 
     def __init__(self, app: QaasApp, spec: dict[str, Any], handlers: Handlers, fallback: ASGIApp) -> None:
-        self._app = app
         self._handlers = handlers
         self._fallback = fallback
         self._tokens = app.tokens
