@@ -269,17 +269,19 @@ class QaaSAuth(httpx.Auth):
         tokens = self._tokens
         return tokens if self._usable(tokens, time.time()) else None
 
-    def refused(self, response: httpx.Response, tokens: TokenPair) -> bool:
-        """Whether ``response`` refused the access token of ``tokens`` (so it must be renewed)."""
-        return self._should_renew(response, tokens)
+    @staticmethod
+    def refused(status: int, content: bytes, tokens: TokenPair) -> bool:
+        """Whether an answer (``status``, ``content``) refused the access token of ``tokens`` (so it must
+        be renewed)."""
+        if status < 400:
+            return False
+        if is_expired_token_answer(status, content):
+            return True
+        return status == 400 and tokens.access_exp is not None and time.time() >= tokens.access_exp
 
     @staticmethod
     def _should_renew(response: httpx.Response, tokens: TokenPair) -> bool:
-        if is_expired_token_answer(response.status_code, response.content):
-            return True
-        return (
-            response.status_code == 400 and tokens.access_exp is not None and time.time() >= tokens.access_exp
-        )
+        return QaaSAuth.refused(response.status_code, response.content, tokens)
 
     # -- eager login -----------------------------------------------------------------------------
 

@@ -23,16 +23,17 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import enum
-import http.client
+import json
 import logging
 import random
+import re
 import select
+import socket
 import ssl
 import threading
 import time
 import weakref
-from collections.abc import Awaitable, Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import parse_qs, urlsplit
 
@@ -88,32 +89,186 @@ class Retry(enum.Enum):
     CONNECT_ONLY = "connect-only"
 
 
-@dataclass(frozen=True)
 class Reply:
     """A successful answer: status, headers and the decoded JSON body (``None`` when empty)."""
 
-    status: int
-    headers: httpx.Headers
-    data: Any
+    __slots__ = ("_headers", "data", "status")
+
+    def __init__(self, status: int, headers: httpx.Headers | list[tuple[str, str]], data: Any) -> None:
+        self.status = status
+        self._headers = headers
+        self.data = data
+
+    @property
+    def headers(self) -> httpx.Headers:
+        """The answer's headers (read into ``httpx.Headers`` when first asked for)."""
+        headers = self._headers
+        if not isinstance(headers, httpx.Headers):
+            headers = self._headers = httpx.Headers(headers)
+        return headers
+
+    def __repr__(self) -> str:
+        return f"Reply(status={self.status!r}, data={self.data!r})"
 
 
 # -- client builders ---------------------------------------------------------------------------------
 
 
+_LINE_BREAK = re.compile(rb"[\r\n]")
+
+
+class _BadAnswer(Exception):
+    """An answer that is not HTTP/1.x as this transport reads it."""
+
+
+#: Longest status or header line read, and most header lines, in one answer.
+_MAX_LINE = 65536
+_MAX_HEADERS = 100
+_NO_BODY_STATUSES = frozenset({204, 304})
+
+
+class _Connection:
+    """One HTTP/1.1 connection: a request goes out in one write, its answer is read whole."""
+
+    __slots__ = ("reader", "sock")
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+        self.reader = sock.makefile("rb")
+
+    @classmethod
+    def open(
+        cls, key: tuple[str, str, int], timeout: float | None, context: Callable[[], ssl.SSLContext]
+    ) -> _Connection:
+        scheme, host, port = key
+        sock = socket.create_connection((host, port), timeout)
+        try:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            if scheme == "https":
+                sock = context().wrap_socket(sock, server_hostname=host)
+        except BaseException:
+            sock.close()
+            raise
+        return cls(sock)
+
+    def closed_by_peer(self) -> bool:
+        """Whether the idle connection has something to read: the server closed it (or broke the protocol)."""
+        return bool(select.select([self.sock], [], [], 0)[0])
+
+    def close(self) -> None:
+        self.reader.close()
+        self.sock.close()
+
+    def _line(self) -> bytes:
+        line = self.reader.readline(_MAX_LINE + 1)
+        if len(line) > _MAX_LINE:
+            raise _BadAnswer("answer line too long")
+        return line
+
+    def exchange(
+        self, data: bytes, *, head: bool, timeout: float | None
+    ) -> tuple[int, list[tuple[str, str]], bytes, bool, str | None]:
+        """Send one request; returns status, headers, body, whether the connection must be closed, and
+        the body's content coding (None when not encoded)."""
+        self.sock.settimeout(timeout)
+        self.sock.sendall(data)
+        while True:
+            line = self._line()
+            if not line:
+                raise _BadAnswer("the server closed the connection without answering")
+            parts = line.split(None, 2)
+            if len(parts) < 2 or not parts[0].startswith(b"HTTP/1.") or not parts[1].isdigit():
+                raise _BadAnswer(f"not an HTTP/1.x status line: {line[:80]!r}")
+            status = int(parts[1])
+            headers, length, chunked, connection, coding = self._headers()
+            if not 100 <= status < 200:
+                break
+        will_close = (parts[0] == b"HTTP/1.0" and connection != "keep-alive") or "close" in connection
+        if head or status in _NO_BODY_STATUSES:
+            content = b""
+        elif chunked:
+            content = self._chunked()
+        elif length is not None:
+            content = self.reader.read(length)
+            if len(content) < length:
+                raise _BadAnswer(f"answer body cut short ({len(content)} of {length} bytes)")
+        else:
+            content = self.reader.read()
+            will_close = True
+        return status, headers, content, will_close, coding
+
+    def _headers(self) -> tuple[list[tuple[str, str]], int | None, bool, str, str | None]:
+        headers: list[tuple[str, str]] = []
+        length: int | None = None
+        chunked = False
+        connection = ""
+        coding: str | None = None
+        while True:
+            line = self._line()
+            if line in {b"\r\n", b"\n", b""}:
+                return headers, length, chunked, connection, coding
+            if len(headers) >= _MAX_HEADERS:
+                raise _BadAnswer("too many header lines")
+            if line[:1] in {b" ", b"\t"} and headers:
+                # An obsolete folded continuation of the previous header's value.
+                name, value = headers[-1]
+                headers[-1] = (name, f"{value} {line.strip().decode('latin-1')}")
+                continue
+            name_bytes, colon, value_bytes = line.partition(b":")
+            if not colon:
+                raise _BadAnswer(f"not a header line: {line[:80]!r}")
+            name, value = name_bytes.strip().decode("latin-1"), value_bytes.strip().decode("latin-1")
+            headers.append((name, value))
+            lowered = name.lower()
+            if lowered == "content-length":
+                if not value.isdigit() or (length is not None and length != int(value)):
+                    raise _BadAnswer(f"bad Content-Length {value!r}")
+                length = int(value)
+            elif lowered == "transfer-encoding":
+                chunked = value.lower().rsplit(",", 1)[-1].strip() == "chunked"
+            elif lowered == "connection":
+                connection = value.lower()
+            elif lowered == "content-encoding" and value.strip().lower() not in {"", "identity"}:
+                coding = value
+
+    def _chunked(self) -> bytes:
+        chunks = []
+        while True:
+            size_text = self._line().split(b";", 1)[0].strip()
+            try:
+                size = int(size_text, 16)
+            except ValueError:
+                raise _BadAnswer(f"bad chunk size {size_text[:20]!r}") from None
+            if size == 0:
+                while self._line() not in {b"\r\n", b"\n", b""}:
+                    pass
+                return b"".join(chunks)
+            chunk = self.reader.read(size)
+            if len(chunk) < size:
+                raise _BadAnswer("answer chunk cut short")
+            chunks.append(chunk)
+            self._line()
+
+
 class KeepAliveTransport(httpx.BaseTransport):
-    """HTTP/1.1 over the standard library's ``http.client``, reusing idle keep-alive connections.
+    """HTTP/1.1 over plain sockets, reusing idle keep-alive connections.
 
     The synchronous client's default transport when no proxy is configured in the environment (with
     one, httpx's own transports are used): it does what httpx's default does for this client (one
     request at a time per connection, full bodies, TLS verified with httpx's default context) with a
-    fraction of the per-request work, which is most of a small call's cost. Failures surface as the
-    httpx exceptions the retry policy reads: ``ConnectError``/``ConnectTimeout`` before anything was sent.
+    fraction of the per-request work, which is most of a small call's cost: a request goes out in one
+    write and its answer is read whole (``Content-Length``, chunked, or up to the close). Failures
+    surface as the httpx exceptions the retry policy reads: ``ConnectError``/``ConnectTimeout`` before
+    anything was sent, ``ReadTimeout``/``RemoteProtocolError`` after.
+
+    :meth:`send_bytes` is the path of the client's common calls, which build their requests' bytes
+    themselves; :meth:`handle_request` serves every other httpx request.
     """
 
     def __init__(self, *, verify: ssl.SSLContext | bool = True, max_idle: int = 8) -> None:
         self._verify = verify
         self._ssl_context: ssl.SSLContext | None = None
-        self._idle: dict[tuple[str, str, int], list[http.client.HTTPConnection]] = {}
+        self._idle: dict[tuple[str, str, int], list[_Connection]] = {}
         self._lock = threading.Lock()
         self._max_idle = max_idle
 
@@ -125,22 +280,24 @@ class KeepAliveTransport(httpx.BaseTransport):
             )
         return self._ssl_context
 
-    def _checkout(self, key: tuple[str, str, int], timeout: float | None) -> http.client.HTTPConnection:
+    def _checkout(
+        self, key: tuple[str, str, int], timeout: float | None, request: httpx.Request | None
+    ) -> _Connection:
         with self._lock:
-            idle = self._idle.get(key, [])
+            idle = self._idle.get(key)
             while idle:
                 connection = idle.pop()
-                sock = connection.sock
-                # An idle connection with something to read was closed by the server: drop it.
-                if sock is not None and not select.select([sock], [], [], 0)[0]:
+                if not connection.closed_by_peer():
                     return connection
                 connection.close()
-        scheme, host, port = key
-        if scheme == "https":
-            return http.client.HTTPSConnection(host, port, timeout=timeout, context=self._context())
-        return http.client.HTTPConnection(host, port, timeout=timeout)
+        try:
+            return _Connection.open(key, timeout, self._context)
+        except TimeoutError as error:
+            raise httpx.ConnectTimeout(str(error) or "connection timed out", request=request) from error
+        except OSError as error:
+            raise httpx.ConnectError(str(error) or type(error).__name__, request=request) from error
 
-    def _checkin(self, key: tuple[str, str, int], connection: http.client.HTTPConnection) -> None:
+    def _checkin(self, key: tuple[str, str, int], connection: _Connection) -> None:
         with self._lock:
             idle = self._idle.setdefault(key, [])
             if len(idle) < self._max_idle:
@@ -148,46 +305,56 @@ class KeepAliveTransport(httpx.BaseTransport):
                 return
         connection.close()
 
+    def send_bytes(
+        self,
+        key: tuple[str, str, int],
+        data: bytes,
+        *,
+        head: bool = False,
+        timeouts: Mapping[str, float | None],
+        request: httpx.Request | None = None,
+    ) -> tuple[int, list[tuple[str, str]], bytes, str | None]:
+        """Send a whole request (head and body, as bytes) to ``key`` = (scheme, host, port).
+
+        Returns status, headers, body and the body's content coding (None when not encoded).
+        """
+        connection = self._checkout(key, timeouts.get("connect"), request)
+        try:
+            status, headers, content, will_close, coding = connection.exchange(
+                data, head=head, timeout=timeouts.get("read")
+            )
+        except TimeoutError as error:
+            connection.close()
+            raise httpx.ReadTimeout(str(error) or "timed out", request=request) from error
+        except (_BadAnswer, OSError) as error:
+            connection.close()
+            raise httpx.RemoteProtocolError(str(error) or type(error).__name__, request=request) from error
+        if will_close:
+            connection.close()
+        else:
+            self._checkin(key, connection)
+        return status, headers, content, coding
+
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         url = request.url
         if url.scheme not in {"http", "https"}:
             raise httpx.UnsupportedProtocol(f"Unsupported URL scheme {url.scheme!r}", request=request)
         key = (url.scheme, url.host, url.port or (443 if url.scheme == "https" else 80))
-        timeouts = request.extensions.get("timeout", {})
-        body = request.read()
-        connection = self._checkout(key, timeouts.get("connect"))
-        if connection.sock is None:
-            try:
-                connection.connect()
-            except TimeoutError as error:
-                connection.close()
-                raise httpx.ConnectTimeout(str(error) or "connection timed out", request=request) from error
-            except OSError as error:
-                connection.close()
-                raise httpx.ConnectError(str(error) or type(error).__name__, request=request) from error
-        try:
-            connection.sock.settimeout(timeouts.get("read"))  # type: ignore[union-attr]
-            connection.putrequest(
-                request.method, url.raw_path.decode("ascii"), skip_host=True, skip_accept_encoding=True
-            )
-            for name, value in request.headers.raw:
-                connection.putheader(name, value)
-            connection.endheaders(body or None)
-            response = connection.getresponse()
-            content = response.read()
-        except TimeoutError as error:
-            connection.close()
-            raise httpx.ReadTimeout(str(error) or "timed out", request=request) from error
-        except (http.client.HTTPException, OSError) as error:
-            connection.close()
-            raise httpx.RemoteProtocolError(str(error) or type(error).__name__, request=request) from error
-        headers = response.getheaders()
-        if response.will_close:
-            connection.close()
-        else:
-            self._checkin(key, connection)
+        head = [request.method.encode("ascii") + b" " + url.raw_path + b" HTTP/1.1"]
+        for name, value in request.headers.raw:
+            if _LINE_BREAK.search(name) or _LINE_BREAK.search(value):
+                raise httpx.LocalProtocolError(f"header {name!r} holds a line break", request=request)
+            head.append(name + b": " + value)
+        data = b"\r\n".join(head)
+        status, headers, content, _ = self.send_bytes(
+            key,
+            data + b"\r\n\r\n" + request.read(),
+            head=request.method == "HEAD",
+            timeouts=request.extensions.get("timeout", {}),
+            request=request,
+        )
         return httpx.Response(
-            response.status,
+            status,
             headers=headers,
             stream=httpx.ByteStream(content),
             extensions={"http_version": b"HTTP/1.1"},
@@ -240,35 +407,147 @@ def build_client(
         event_hooks={"response": [_remember]},
     )
     if isinstance(chosen, KeepAliveTransport):
-        _direct[http] = _Direct(chosen, auth, str(http.base_url).rstrip("/"))
+        _direct[http] = _Direct(chosen, auth, http.base_url)
     return Client(base_url=settings.base_url).set_httpx_client(http)
+
+
+#: Paths, query names and query values the client's calls can put on the wire as they are.
+_PLAIN_PATH = re.compile(r"[A-Za-z0-9._~!$&'()*+,;=:@/%-]*")
+_PLAIN_QUERY = re.compile(r"[A-Za-z0-9._~-]*")
+_BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 
 
 class _Direct:
     """Sends a call straight to the client's :class:`KeepAliveTransport` in the common case.
 
-    With a usable access token and a request of plain parts (method, URL, query, JSON body, headers),
-    the request is built with the client's headers, timeout and the bearer token, and handed to the
-    transport: the same bytes on the wire as through ``httpx.Client``, without its per-request work.
-    Anything else (no usable token, cookies, other body kinds) returns None and goes through the client,
-    as does a request whose token is refused: the client's auth flow then renews it and sends again.
+    With a usable access token and a request of plain parts (method, a path and query that need no
+    escaping, a JSON body, headers the client does not set itself), the request's bytes are written
+    here, with the client's headers, timeout and the bearer token, in the order httpx puts them, and
+    handed to :meth:`KeepAliveTransport.send_bytes`: the same request on the wire as through
+    ``httpx.Client``, without its per-request work. Anything else (no usable token, cookies, other body
+    kinds) returns None and goes through the client, as does a request whose token is refused: the
+    client's auth flow then renews it and sends again. A transport whose ``handle_request`` is
+    replaced (to watch or change requests) is given every request as an ``httpx.Request``.
     """
 
     _PLAIN = frozenset({"method", "url", "params", "json", "headers"})
 
-    def __init__(self, transport: KeepAliveTransport, auth: QaaSAuth | None, base: str) -> None:
-        self.transport, self.auth, self.base = transport, auth, base
+    def __init__(self, transport: KeepAliveTransport, auth: QaaSAuth | None, base_url: httpx.URL) -> None:
+        self.transport, self.auth = transport, auth
+        self.base = str(base_url).rstrip("/")
+        scheme = base_url.scheme
+        self.key = (scheme, base_url.host, base_url.port or (443 if scheme == "https" else 80))
+        self.prefix = base_url.raw_path.decode("ascii").split("?", 1)[0].rstrip("/")
+        self.host = b"\r\nHost: " + base_url.netloc
+        # The client's own headers, as sent (kept while the client's headers stay the same).
+        self._fixed_source: list[tuple[bytes, bytes]] | None = None
+        self._fixed = b""
+        self._fixed_names: frozenset[str] = frozenset()
+        self._timeout_source: httpx.Timeout | None = None
+        self._timeouts: dict[str, float | None] = {}
 
-    def send(self, http: httpx.Client, kwargs: dict[str, Any]) -> httpx.Response | None:
+    def _client_headers(self, http: httpx.Client) -> bytes | None:
+        raw = http.headers.raw
+        if raw != self._fixed_source:
+            names = frozenset(name.decode("latin-1").lower() for name, _ in raw)
+            if "host" in names or any(_LINE_BREAK.search(name + value) for name, value in raw):
+                return None
+            self._fixed = b"".join(b"\r\n" + name + b": " + value for name, value in raw)
+            self._fixed_names = names
+            self._fixed_source = raw
+        return self._fixed
+
+    def _target(self, kwargs: dict[str, Any]) -> str | None:
+        url = kwargs["url"]
+        if not isinstance(url, str) or not _PLAIN_PATH.fullmatch(url) or not url.startswith("/"):
+            return None
+        params = kwargs.get("params")
+        if not params:
+            return self.prefix + url
+        pairs = []
+        for name, value in params.items():
+            if value is True or value is False:
+                text = "true" if value else "false"
+            elif isinstance(value, int):
+                text = str(value)
+            elif isinstance(value, str) and _PLAIN_QUERY.fullmatch(value):
+                text = value
+            else:
+                return None
+            if not isinstance(name, str) or not _PLAIN_QUERY.fullmatch(name):
+                return None
+            pairs.append(f"{name}={text}")
+        return f"{self.prefix}{url}?{'&'.join(pairs)}"
+
+    def _bytes(self, http: httpx.Client, kwargs: dict[str, Any], bearer: bytes) -> bytes | None:
+        fixed = self._client_headers(http)
+        target = self._target(kwargs)
+        if fixed is None or target is None:
+            return None
+        method = kwargs["method"].upper()
+        parts = [method.encode("ascii"), b" ", target.encode("ascii"), b" HTTP/1.1", self.host]
+        if "json" not in kwargs and method in _BODY_METHODS:
+            parts.append(b"\r\nContent-Length: 0")
+        parts.append(fixed)
+        extra = kwargs.get("headers") or {}
+        for name, value in extra.items():
+            if not isinstance(name, str) or not isinstance(value, str) or name.lower() in self._fixed_names:
+                return None
+            line = f"\r\n{name}: {value}".encode("latin-1")
+            if _LINE_BREAK.search(line, 2):
+                return None
+            parts.append(line)
+        body = b""
+        if "json" in kwargs:
+            body = json.dumps(
+                kwargs["json"], ensure_ascii=False, separators=(",", ":"), allow_nan=False
+            ).encode()
+            parts.append(b"\r\nContent-Length: " + str(len(body)).encode("ascii"))
+            if not any(name.lower() == "content-type" for name in extra):
+                parts.append(b"\r\nContent-Type: application/json")
+        parts += (b"\r\nAuthorization: Bearer ", bearer, b"\r\n\r\n", body)
+        return b"".join(parts)
+
+    def _timeouts_of(self, http: httpx.Client) -> dict[str, float | None]:
+        timeout = http.timeout
+        if timeout is not self._timeout_source:
+            self._timeouts = timeout.as_dict()
+            self._timeout_source = timeout
+        return self._timeouts
+
+    def send(self, http: httpx.Client, kwargs: dict[str, Any]) -> tuple[int, Any, bytes] | None:
+        """Status, headers and body of the answer, or None when the call must go through the client."""
         if not kwargs.keys() <= self._PLAIN or http.cookies:
             return None
-        tokens = self.auth.usable_tokens() if self.auth is not None else None
-        if self.auth is not None and tokens is None:
+        auth = self.auth
+        tokens = auth.usable_tokens() if auth is not None else None
+        if tokens is None:
             return None
+        transport = self.transport
+        if "handle_request" in vars(transport) or type(transport).handle_request is not _HANDLE_REQUEST:
+            answer = self._through_handle_request(http, kwargs, tokens.access)
+        else:
+            bearer = tokens.access.encode("latin-1")
+            data = self._bytes(http, kwargs, bearer) if not _LINE_BREAK.search(bearer) else None
+            if data is None:
+                return None
+            status, headers, content, coding = transport.send_bytes(
+                self.key, data, head=kwargs["method"].upper() == "HEAD", timeouts=self._timeouts_of(http)
+            )
+            if coding is not None:
+                decoded = httpx.Response(status, headers=headers, stream=httpx.ByteStream(content))
+                content = decoded.read()
+            answer = (status, headers, content)
+        if auth.refused(answer[0], answer[2], tokens):
+            return None
+        return answer
+
+    def _through_handle_request(
+        self, http: httpx.Client, kwargs: dict[str, Any], access: str
+    ) -> tuple[int, Any, bytes]:
         headers = http.headers.copy()
         headers.update(kwargs.get("headers") or {})
-        if tokens is not None:
-            headers["Authorization"] = f"Bearer {tokens.access}"
+        headers["Authorization"] = f"Bearer {access}"
         request = httpx.Request(
             kwargs["method"],
             self.base + kwargs["url"],
@@ -279,9 +558,10 @@ class _Direct:
         )
         response = self.transport.handle_request(request)
         response.read()
-        if tokens is not None and self.auth is not None and self.auth.refused(response, tokens):
-            return None
-        return response
+        return response.status_code, response.headers, response.content
+
+
+_HANDLE_REQUEST = KeepAliveTransport.handle_request
 
 
 _direct: weakref.WeakKeyDictionary[httpx.Client, _Direct] = weakref.WeakKeyDictionary()
@@ -320,10 +600,12 @@ def _decode_body(content: bytes) -> Any:
         return content.decode("utf-8", errors="replace")
 
 
-def to_reply(status: int, headers: httpx.Headers, content: bytes, parsed: Any, *, what: str) -> Reply:
+def to_reply(
+    status: int, headers: httpx.Headers | list[tuple[str, str]], content: bytes, parsed: Any, *, what: str
+) -> Reply:
     """Turn one answer into a :class:`Reply`, or raise the matching exception for a non-success."""
     if not 200 <= status < 300:
-        raise error_for(status, content, headers, what=what)
+        raise error_for(status, content, httpx.Headers(headers), what=what)
     to_dict = getattr(parsed, "to_dict", None)
     data = to_dict() if callable(to_dict) else _decode_body(content)
     return Reply(status=status, headers=headers, data=data)
@@ -336,10 +618,11 @@ def _attempt(op: Any, client: Client, kwargs: dict[str, Any], what: str) -> Repl
         http = client.get_httpx_client()
         request = build(**kwargs)
         direct = _direct.get(http)
-        response = direct.send(http, request) if direct is not None else None
-        if response is None:
+        answer = direct.send(http, request) if direct is not None else None
+        if answer is None:
             response = http.request(**request)
-        return to_reply(response.status_code, response.headers, response.content, None, what=what)
+            answer = response.status_code, response.headers, response.content
+        return to_reply(*answer, None, what=what)
     token = _last_response.set(None)
     try:
         try:
