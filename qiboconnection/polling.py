@@ -1,8 +1,10 @@
 """Waiting for jobs to reach a final status.
 
-Polling goes in rounds: each round asks only about jobs not yet final, then waits; the wait starts
-fast and backs off (x1.5 per round, capped by the caller's interval), and drops back to the start
-whenever a round finds jobs finished, so a stream of finishing jobs is followed closely. A one-line
+Polling goes in rounds: each round asks only about jobs not yet final, then waits; the first wait is
+short (:data:`FIRST_DELAY`, for jobs about to finish), and the waits grow x1.5 per round, capped by the
+caller's interval (never below :data:`POLL_FLOOR`). Whenever a round finds jobs finished, the wait
+drops back to :data:`POLL_FLOOR` (when longer), so a stream of finishing jobs is followed closely
+without polling faster than the floor once the first rounds are over. A one-line
 progress display (status counts, best queue position, elapsed time) goes to stderr when stderr is a
 terminal.
 
@@ -28,6 +30,7 @@ __all__ = [
     "LISTING_MAX_PAGES",
     "LISTING_MIN_JOBS",
     "LISTING_PAGE_SIZE",
+    "POLL_FLOOR",
     "Backoff",
     "ListingRounds",
     "Progress",
@@ -40,8 +43,13 @@ __all__ = [
 logger = logging.getLogger("qiboconnection.polling")
 
 FINAL_STATUSES = frozenset({"completed", "error", "cancelled", "canceled"})
-FIRST_DELAY = 0.05
+#: Seconds of the first pause of a wait (most jobs of a round of submissions are done by then or soon).
+FIRST_DELAY = 0.01
+#: Factor by which each pause grows over the previous one.
 GROWTH = 1.5
+#: Shortest pause once the first pauses have grown to it: where a wait with ``interval`` 0 settles, and
+#: where the pauses start over from when jobs finish.
+POLL_FLOOR = 0.05
 #: Fewest unfinished jobs for which a round reads the job listing instead of fetching each job.
 LISTING_MIN_JOBS = 2
 #: Job summaries asked for per listing page (the most the service gives at once).
@@ -90,14 +98,15 @@ class Progress:
 
 
 class Backoff:
-    """Delays between polling rounds: start at :data:`FIRST_DELAY`, grow x1.5, capped at ``interval``.
+    """Delays between polling rounds: start at :data:`FIRST_DELAY`, grow x1.5, capped at ``interval``
+    (or at :data:`POLL_FLOOR` when ``interval`` is shorter).
 
-    An ``interval`` of 0 keeps polling at the floor, :data:`FIRST_DELAY`.
+    An ``interval`` of 0 polls at the floor, :data:`POLL_FLOOR`, once the first delays have grown to it.
     """
 
     def __init__(self, interval: float) -> None:
         self._delay = FIRST_DELAY
-        self._cap = max(interval, FIRST_DELAY)
+        self._cap = max(interval, POLL_FLOOR)
 
     def next(self) -> float:
         """The delay before the next round."""
@@ -106,8 +115,9 @@ class Backoff:
         return delay
 
     def reset(self) -> None:
-        """Start again from :data:`FIRST_DELAY` (jobs are finishing: keep up with them)."""
-        self._delay = FIRST_DELAY
+        """Start again from :data:`POLL_FLOOR` (jobs are finishing: keep up with them); a delay still
+        growing from :data:`FIRST_DELAY` towards it goes on growing."""
+        self._delay = min(self._delay, POLL_FLOOR)
 
 
 Record = Mapping[str, Any]

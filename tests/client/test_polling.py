@@ -7,7 +7,7 @@ import io
 import pytest
 
 from qiboconnection.errors import JobTimeoutError
-from qiboconnection.polling import Progress, is_final, wait_for_jobs
+from qiboconnection.polling import Progress, is_final, wait_for_jobs, wait_rounds
 
 
 class FakeClock:
@@ -30,7 +30,7 @@ def test_final_statuses() -> None:
 
 def test_backoff_schedule_and_only_pending_jobs_are_fetched() -> None:
     clock = FakeClock()
-    remaining = {1: 2, 2: 6}
+    remaining = {1: 7, 2: 9}
     fetched: list[int] = []
 
     def fetch(job_id: int) -> dict:
@@ -43,9 +43,28 @@ def test_backoff_schedule_and_only_pending_jobs_are_fetched() -> None:
         1: "completed",
         2: "completed",
     }
-    assert fetched == [1, 2, 1, 2, 2, 2, 2, 2]
-    # Job 1 finishing in the second round starts the backoff again from the first delay.
-    assert clock.sleeps == pytest.approx([0.05, 0.05, 0.075, 0.1, 0.1])
+    assert fetched == [1, 2] * 7 + [2, 2]
+    # From 10 ms, x1.5 a round, up to the interval; job 1 finishing in the seventh round starts the
+    # backoff again from the 50 ms floor.
+    assert clock.sleeps == pytest.approx([0.01, 0.015, 0.0225, 0.03375, 0.050625, 0.0759375, 0.05, 0.075])
+
+
+def test_jobs_finishing_every_round_never_make_polling_faster_than_the_floor() -> None:
+    # 40 jobs, one finishing per round, polled as fast as allowed: after the first pauses grow to the
+    # 50 ms floor, every pause stays there, so the number of rounds is bounded by the time taken.
+    clock = FakeClock()
+    rounds = 0
+
+    def fetch_round(pending: list[int]) -> dict[int, dict]:
+        nonlocal rounds
+        rounds += 1
+        return {job_id: {"status": "completed" if job_id <= rounds else "running"} for job_id in pending}
+
+    wait_rounds(range(1, 41), fetch_round, timeout=100, interval=0, sleep=clock.sleep, clock=clock)
+    assert rounds == 40
+    assert clock.sleeps[:4] == pytest.approx([0.01, 0.015, 0.0225, 0.03375])
+    assert all(pause >= 0.05 for pause in clock.sleeps[4:])
+    assert len(clock.sleeps) == 39
 
 
 def test_timeout_names_the_unfinished_jobs() -> None:
