@@ -1,26 +1,69 @@
-"""Running many circuits at once: one job each, submitted with bounded concurrency, awaited together.
+"""Running many circuits at once: small circuits packed into shared jobs, sent with bounded concurrency,
+awaited together.
 
-The synchronous path (:meth:`API.run_batch <qiboconnection.api.API.run_batch>`) submits from a thread
+The synchronous path (:meth:`API.run_batch <qiboconnection.api.API.run_batch>`) sends from a thread
 pool over the session's pooled connection; the asynchronous one
 (:meth:`AsyncAPI.run_batch <qiboconnection.async_api.AsyncAPI.run_batch>`) from tasks bounded by a
-semaphore. The device is checked once per batch. Both then poll in rounds, each reading the statuses
-of the unfinished jobs from the job listing and fetching only the jobs that became final (see
-:class:`~qiboconnection.polling.ListingRounds`), and return one :class:`BatchOutcome` per circuit, in
-submission order. A circuit that could not be submitted, a job
-that failed, was cancelled or did not finish in time, or a result that could not be decoded makes its
-own outcome fail; the others are kept.
+semaphore. Either way at most ``max_parallel`` requests are in flight, and the device is checked once.
+
+Packing
+    A circuit job may carry a list of OpenQASM programs; the service answers one result entry per
+    program, in order. A batch uses that to send far fewer jobs than circuits:
+
+    - Every item is encoded first. An item that cannot be (not a qibo Circuit, no measurement, ...)
+      gets that error in its outcome and no job.
+    - The *size* of a circuit is the most values its result entry can hold: ``2**nqubits`` amplitudes
+      of a simulator's final state plus ``nshots * nqubits`` sampled bits. Circuits at consecutive
+      positions are packed into one job of at most :data:`PACK_MAX_CIRCUITS` circuits and
+      :data:`PACK_BUDGET` total size. A circuit whose size alone is over the budget gets a job of its
+      own.
+    - Packs are spread so that up to ``max_parallel`` jobs run at once: with ``n`` packable circuits
+      in the batch a pack holds at most ``ceil(n / max_parallel)`` of them, and each run of
+      consecutive packable circuits is cut into packs of nearly equal length. 200 small circuits with
+      ``max_parallel=10`` make 10 jobs of 20; no more circuits than ``max_parallel`` make one job each.
+    - An item that is itself a list of circuits stays one job of its own, as does a circuit over the
+      budget; such items and items that cannot be encoded end a run, so every pack holds the circuits
+      of consecutive positions.
+    - Jobs are named ``batch-{index}`` when they hold one item and ``batch-{first}-{last}`` when they
+      are a pack of the circuits at positions ``first`` to ``last``.
+
+    Each circuit still gets its own :class:`BatchOutcome`, in submission order: its ``result`` is its
+    entry of the job's result list, decoded exactly as the result of a job of its own
+    (:class:`~qiboconnection.results.QaaSCircuitResult`); ``job_id`` and ``job`` are the shared job's.
+
+Failures stay per circuit
+    A pack that ends in error (one of its circuits is too wide for the device or is not a program the
+    service runs, say), whose result cannot be decoded or does not hold one entry per circuit, or
+    that the service refuses to take (a 400, 413 or 422 answer: too large, say) is sent again as one
+    job per circuit, within the same timeout, so that each circuit ends with its own result or its
+    own error. A pack that was cancelled, that is still unfinished when the timeout ends, or whose
+    record cannot be fetched passes that error (``JobFailedError``, ``JobTimeoutError``, the fetch
+    error) to each of its circuits; it is not sent again, since that could run a circuit twice. Any
+    other failure to send a job (the device went offline, the connection failed) goes to each circuit
+    it carries.
+
+Waiting
+    Once the first jobs are sent, the batch polls in rounds, each reading the statuses of the
+    unfinished jobs from the job listing and fetching only the jobs that became final (see
+    :class:`~qiboconnection.polling.ListingRounds`); pauses between rounds start short, grow up to
+    ``interval`` and start short again when jobs finish (see :class:`~qiboconnection.polling.Backoff`).
+    The jobs that replace a failed pack are sent during the round that found it, and awaited with the
+    others. ``timeout`` bounds the whole wait, from the end of the first sending; jobs still unfinished
+    then give their circuits a ``JobTimeoutError``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import math
+import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from qiboconnection.errors import JobTimeoutError
+from qiboconnection.errors import InvalidRequestError, JobFailedError, JobTimeoutError, QiboconnectionError
 from qiboconnection.models.jobs import JobData
 from qiboconnection.operations import Submission, check_int, check_wait, plan_submission, result_of_job
 from qiboconnection.polling import is_final
@@ -28,28 +71,42 @@ from qiboconnection.polling import is_final
 if TYPE_CHECKING:
     from qiboconnection.api import API
     from qiboconnection.async_api import AsyncAPI
-    from qiboconnection.polling import Record
+    from qiboconnection.polling import Progress, Record
 
-__all__ = ["DEFAULT_BATCH_INTERVAL", "DEFAULT_MAX_PARALLEL", "BatchOutcome"]
+__all__ = [
+    "DEFAULT_BATCH_INTERVAL",
+    "DEFAULT_MAX_PARALLEL",
+    "PACK_BUDGET",
+    "PACK_MAX_CIRCUITS",
+    "BatchOutcome",
+    "circuit_size",
+]
 
 logger = logging.getLogger("qiboconnection.batch")
 
 DEFAULT_MAX_PARALLEL = 10
 #: Longest pause, in seconds, between two polling rounds of a batch (polling starts faster).
 DEFAULT_BATCH_INTERVAL = 1.0
+#: Most circuits packed into one job.
+PACK_MAX_CIRCUITS = 50
+#: Most total size (see :func:`circuit_size`) of the circuits packed into one job.
+PACK_BUDGET = 1 << 16
 
 
 @dataclass
 class BatchOutcome:
-    """What became of one circuit of a batch.
+    """What became of one item of a batch.
 
     Attributes:
-        index: the circuit's position in the batch.
-        job_id: the job's id (None when it could not be submitted).
+        index: the item's position in the batch.
+        job_id: the id of the job that ran it, shared with the other circuits of its pack (None when
+            no job could be sent).
         result: the decoded result (for a single circuit its
             :class:`~qiboconnection.results.QaaSCircuitResult`, for a list of circuits the list), or None.
-        error: why this circuit has no result (submission error, failed or cancelled job, timeout, decoding).
-        job: the job's final record, when there is one.
+        error: why this item has no result (encoding or submission error, failed or cancelled job,
+            timeout, decoding).
+        job: the final record of the job that ran it (the pack's, shared with its other circuits),
+            when there is one.
     """
 
     index: int
@@ -60,7 +117,7 @@ class BatchOutcome:
 
     @property
     def ok(self) -> bool:
-        """Whether the circuit ran and its result was decoded."""
+        """Whether the item ran and its result was decoded."""
         return self.error is None
 
     def __repr__(self) -> str:
@@ -82,57 +139,315 @@ def check_batch(
     return limit
 
 
-def encode_item(circuit: Any, device_id: int, nshots: int, index: int) -> Submission:
-    """Encode one batch item (a circuit or a list of circuits), naming the job after its position."""
-    return plan_submission(
-        circuit=circuit,
-        nshots=nshots,
-        device_ids=None,
-        device_id=device_id,
-        name=f"batch-{index}",
-        summary="-",
-    )
+def circuit_size(nqubits: int, nshots: int) -> int:
+    """The most values a circuit's result entry can hold: final-state amplitudes plus sampled bits."""
+    return 2**nqubits + nshots * nqubits
 
 
 def _single(item: Any) -> bool:
     return not (isinstance(item, Sequence) and not isinstance(item, str | bytes))
 
 
-def finish(
-    outcomes: list[BatchOutcome],
-    items: Sequence[Any],
-    latest: Mapping[int, Record | BaseException],
-    timeout: float,
-    max_result_bytes: int,
-) -> list[BatchOutcome]:
-    """Fill each submitted outcome from its job's last entry (record, fetch error or missing = timeout)."""
-    for outcome in outcomes:
-        if outcome.job_id is None or outcome.error is not None:
-            continue
-        entry = latest.get(outcome.job_id)
-        if entry is None:
-            outcome.error = JobTimeoutError([outcome.job_id], timeout)
-            continue
-        if isinstance(entry, BaseException):
-            outcome.error = entry
-            continue
-        job = JobData(entry, max_result_bytes=max_result_bytes)
-        outcome.job = job
-        if not is_final(getattr(job, "status", None)):
-            outcome.error = JobTimeoutError([outcome.job_id], timeout)
-            continue
+def _even_slices(positions: list[int], most: int) -> list[list[int]]:
+    """``positions`` cut into the fewest slices of at most ``most``, of lengths differing by one at most."""
+    count = math.ceil(len(positions) / most)
+    base, extra = divmod(len(positions), count)
+    slices, start = [], 0
+    for number in range(count):
+        end = start + base + (number < extra)
+        slices.append(positions[start:end])
+        start = end
+    return slices
+
+
+def _within_budget(positions: list[int], sizes: Mapping[int, int]) -> list[list[int]]:
+    """``positions`` cut, in order, into packs whose total size stays within :data:`PACK_BUDGET`."""
+    packs: list[list[int]] = [[]]
+    total = 0
+    for position in positions:
+        if packs[-1] and total + sizes[position] > PACK_BUDGET:
+            packs.append([])
+            total = 0
+        packs[-1].append(position)
+        total += sizes[position]
+    return packs
+
+
+@dataclass
+class _Job:
+    """One job of a batch: the positions of the items it carries, in order, and what it is."""
+
+    positions: list[int]
+    submission: Submission
+    #: ``"pack"`` (several circuits), ``"circuit"`` (one) or ``"list"`` (an item that is a list).
+    kind: str
+    job_id: int | None = None
+
+
+class _Batch:
+    """The bookkeeping of one batch, shared by the synchronous and asynchronous runs; it does no I/O.
+
+    :meth:`sent` and :meth:`settle` take what became of jobs and answer the jobs to send next (the
+    circuits of a failed pack, one job each).
+    """
+
+    def __init__(
+        self,
+        items: list[Any],
+        *,
+        device_id: int,
+        nshots: int,
+        max_parallel: int,
+        max_result_bytes: int,
+    ) -> None:
+        self.items = items
+        self.device_id = device_id
+        self.nshots = nshots
+        self.max_result_bytes = max_result_bytes
+        self.outcomes = [BatchOutcome(index=index) for index in range(len(items))]
+        #: Sent jobs not yet final, by id.
+        self.waiting: dict[int, _Job] = {}
+        #: The last record (or fetch error) of every job seen, for the progress line.
+        self.latest: dict[int, Record | BaseException] = {}
+        #: How many jobs have become final so far.
+        self.finished = 0
+        self._qasm: dict[int, str] = {}
+        #: Positions that have their result or their error.
+        self._answered: set[int] = set()
+        self.first = self._plan(max_parallel)
+
+    # -- planning ------------------------------------------------------------------------------------
+
+    def _plan(self, max_parallel: int) -> list[_Job]:
+        """Encode every item and group them into the batch's first jobs, in order."""
+        from qiboconnection.programs import circuits_to_qasm
+
+        # Each segment is a run of packable positions, or one position that gets a job of its own.
+        segments: list[list[int] | int] = []
+        run: list[int] = []
+        sizes: dict[int, int] = {}
+
+        def end_run() -> None:
+            nonlocal run
+            if run:
+                segments.append(run)
+                run = []
+
+        for index, item in enumerate(self.items):
+            if not _single(item):
+                end_run()
+                segments.append(index)
+                continue
+            try:
+                [qasm] = circuits_to_qasm(item)
+            except Exception as error:
+                self._fail([index], error)
+                end_run()
+                continue
+            self._qasm[index] = qasm
+            size = circuit_size(item.nqubits, self.nshots)
+            if size > PACK_BUDGET:
+                end_run()
+                segments.append(index)
+                continue
+            sizes[index] = size
+            run.append(index)
+        end_run()
+
+        packable = sum(len(segment) for segment in segments if isinstance(segment, list))
+        most = max(1, min(PACK_MAX_CIRCUITS, math.ceil(packable / max_parallel)))
+        jobs: list[_Job] = []
+        for segment in segments:
+            if isinstance(segment, int):
+                job = self._list_job(segment) if segment not in self._qasm else self._job([segment])
+                if job is not None:
+                    jobs.append(job)
+                continue
+            for part in _even_slices(segment, most):
+                jobs.extend(self._job(pack) for pack in _within_budget(part, sizes))
+        return jobs
+
+    def _submission(self, name: str, **program: Any) -> Submission:
+        return plan_submission(
+            nshots=self.nshots, device_ids=None, device_id=self.device_id, name=name, summary="-", **program
+        )
+
+    def _job(self, positions: list[int]) -> _Job:
+        """The job of one circuit (``batch-{index}``) or a pack of several (``batch-{first}-{last}``)."""
+        from qiboconnection.serialization import encode_envelope
+
+        description = encode_envelope([self._qasm[position] for position in positions])
+        if len(positions) == 1:
+            name, kind = f"batch-{positions[0]}", "circuit"
+        else:
+            name, kind = f"batch-{positions[0]}-{positions[-1]}", "pack"
+        return _Job(positions, self._submission(name, encoded=("circuit", description)), kind)
+
+    def _list_job(self, index: int) -> _Job | None:
+        """The job of an item that is a list of circuits; None (the error in its outcome) if it cannot be."""
         try:
-            result = result_of_job(job)
+            submission = self._submission(f"batch-{index}", circuit=self.items[index])
         except Exception as error:
-            outcome.error = error
-            continue
-        if _single(items[outcome.index]) and isinstance(result, list) and len(result) == 1:
-            result = result[0]
-        outcome.result = result
-    failed = sum(not outcome.ok for outcome in outcomes)
-    if failed:
-        logger.warning("%d of %d batch jobs have no result", failed, len(outcomes))
-    return outcomes
+            self._fail([index], error)
+            return None
+        return _Job([index], submission, "list")
+
+    def _fail(self, positions: list[int], error: BaseException) -> None:
+        """Give each of ``positions`` the error."""
+        for position in positions:
+            self.outcomes[position].error = error
+            self._answered.add(position)
+
+    def _give(self, position: int, result: Any) -> None:
+        """Give ``position`` its decoded result."""
+        self.outcomes[position].result = result
+        self._answered.add(position)
+
+    def _split(self, job: _Job, reason: str) -> list[_Job]:
+        """A failed pack's circuits, one job each; their outcomes start again."""
+        logger.info(
+            "Batch: %s (%s); sending its %d circuits one job each",
+            job.submission.name,
+            reason,
+            len(job.positions),
+        )
+        for position in job.positions:
+            outcome = self.outcomes[position]
+            outcome.job_id, outcome.job, outcome.result, outcome.error = None, None, None, None
+            self._answered.discard(position)
+        return [self._job([position]) for position in job.positions]
+
+    # -- what became of the jobs ---------------------------------------------------------------------
+
+    def sent(self, job: _Job, answer: int | BaseException) -> list[_Job]:
+        """Record a job's id, or why it could not be sent; answers the jobs to send instead, if any."""
+        if isinstance(answer, BaseException):
+            if job.kind == "pack" and isinstance(answer, InvalidRequestError):
+                return self._split(job, f"refused: {answer}")
+            self._fail(job.positions, answer)
+            return []
+        job.job_id = answer
+        for position in job.positions:
+            self.outcomes[position].job_id = answer
+        self.waiting[answer] = job
+        return []
+
+    def settle(self, entries: Mapping[int, Record | BaseException]) -> list[_Job]:
+        """Take a round's records: read the jobs that became final; answers the jobs to send next."""
+        following: list[_Job] = []
+        for job_id, entry in entries.items():
+            self.latest[job_id] = entry
+            job = self.waiting.get(job_id)
+            if job is None:
+                continue
+            if isinstance(entry, BaseException):
+                del self.waiting[job_id]
+                self.finished += 1
+                self._fail(job.positions, entry)
+                continue
+            if not is_final(entry.get("status")):
+                continue
+            del self.waiting[job_id]
+            self.finished += 1
+            following += self._read(job, JobData(entry, max_result_bytes=self.max_result_bytes))
+        return following
+
+    def _read(self, job: _Job, data: JobData) -> list[_Job]:
+        """Give a final job's result entries (or its failure) to its items; a failed pack is split."""
+        for position in job.positions:
+            self.outcomes[position].job = data
+        try:
+            result = result_of_job(data)
+        except JobFailedError as error:
+            if job.kind == "pack" and data.failed:
+                return self._split(job, f"job {job.job_id} failed: {error.reason}")
+            self._fail(job.positions, error)
+            return []
+        except Exception as error:
+            if job.kind == "pack":
+                return self._split(job, f"the result of job {job.job_id} could not be read: {error}")
+            self._fail(job.positions, error)
+            return []
+        if job.kind == "list":
+            self._give(job.positions[0], result)
+        elif job.kind == "circuit":
+            single = isinstance(result, list) and len(result) == 1
+            self._give(job.positions[0], result[0] if single else result)
+        elif not isinstance(result, list) or len(result) != len(job.positions):
+            entries = len(result) if isinstance(result, list) else type(result).__name__
+            return self._split(
+                job, f"job {job.job_id} answered {entries} results for {len(job.positions)} circuits"
+            )
+        else:
+            for position, entry in zip(job.positions, result, strict=True):
+                self._give(position, entry)
+        return []
+
+    def shown(self) -> dict[int, Record]:
+        """The latest records for the progress line (a failed fetch shows as ``failed``)."""
+        return {
+            job_id: entry if not isinstance(entry, BaseException) else {"status": "failed"}
+            for job_id, entry in self.latest.items()
+        }
+
+    def finish(self, timeout: float) -> list[BatchOutcome]:
+        """Give the jobs still unfinished a ``JobTimeoutError``; the outcomes, in order.
+
+        Every item must by now have a result or an error; one that has neither would be a circuit lost
+        on the way, and is reported as such instead of passing for a success.
+        """
+        for job_id, job in self.waiting.items():
+            entry = self.latest.get(job_id)
+            data = (
+                JobData(entry, max_result_bytes=self.max_result_bytes) if isinstance(entry, Mapping) else None
+            )
+            for position in job.positions:
+                self.outcomes[position].job = data
+            self._fail(job.positions, JobTimeoutError([job_id], timeout))
+        lost = [outcome.index for outcome in self.outcomes if outcome.index not in self._answered]
+        for index in lost:
+            self._fail([index], QiboconnectionError(f"Batch item {index} got neither a result nor an error"))
+        if lost:
+            logger.error("Batch: %d items got neither a result nor an error", len(lost))
+        if self.waiting:
+            logger.warning("Batch: %d jobs did not finish within %g s", len(self.waiting), timeout)
+        failed = sum(not outcome.ok for outcome in self.outcomes)
+        if failed:
+            logger.warning("%d of %d batch items have no result", failed, len(self.outcomes))
+        return self.outcomes
+
+
+class _Pace:
+    """When to poll again: backs off between rounds, shows progress, stops at the deadline."""
+
+    def __init__(
+        self, timeout: float, interval: float, progress: Progress, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        from qiboconnection.polling import Backoff
+
+        self._timeout = timeout
+        self._progress = progress
+        self._clock = clock
+        self._started = clock()
+        self._backoff = Backoff(interval)
+        self._finished = 0
+
+    def next(self, batch: _Batch) -> float | None:
+        """The pause before the next round, or None when nothing is left to wait for or time is up."""
+        elapsed = self._clock() - self._started
+        self._progress.update(batch.shown(), elapsed)
+        if not batch.waiting:
+            return None
+        if batch.finished > self._finished:
+            self._finished = batch.finished
+            self._backoff.reset()
+        remaining = self._timeout - elapsed
+        if remaining <= 0:
+            return None
+        return min(self._backoff.next(), remaining)
+
+    def close(self) -> None:
+        self._progress.close()
 
 
 def run_sync(
@@ -145,8 +460,8 @@ def run_sync(
     timeout: float | None,
     interval: float,
 ) -> list[BatchOutcome]:
-    """The synchronous batch: a thread pool of ``max_parallel`` for submissions and for each polling round."""
-    from qiboconnection.polling import ListingRounds, Progress, wait_rounds
+    """The synchronous batch: a thread pool of ``max_parallel`` sends the jobs and fetches final ones."""
+    from qiboconnection.polling import ListingRounds, Progress
 
     limit = check_batch(
         circuits,
@@ -158,14 +473,19 @@ def run_sync(
     )
     items = list(circuits)
     api._usable_device(device_id, nshots)
-    outcomes = [BatchOutcome(index=index) for index in range(len(items))]
+    batch = _Batch(
+        items,
+        device_id=device_id,
+        nshots=nshots,
+        max_parallel=max_parallel,
+        max_result_bytes=api._settings.max_result_bytes,
+    )
 
-    def submit(index: int) -> None:
+    def send(job: _Job) -> tuple[_Job, int | BaseException]:
         try:
-            submission = encode_item(items[index], device_id, nshots, index)
-            outcomes[index].job_id = api._send(submission, device_id)
+            return job, api._send(job.submission, device_id)
         except Exception as error:
-            outcomes[index].error = error
+            return job, error
 
     def fetch(job_id: int) -> tuple[int, Record | BaseException]:
         try:
@@ -174,31 +494,27 @@ def run_sync(
             return job_id, error
 
     with ThreadPoolExecutor(max_workers=max_parallel, thread_name_prefix="qiboconnection-batch") as pool:
-        list(pool.map(submit, range(len(items))))
-        ids = [outcome.job_id for outcome in outcomes if outcome.job_id is not None]
-        latest: dict[int, Any] = {}
-        rounds = ListingRounds()
+
+        def send_all(jobs: list[_Job]) -> None:
+            while jobs:
+                jobs = [more for job, answer in pool.map(send, jobs) for more in batch.sent(job, answer)]
 
         def fetch_many(pending: list[int]) -> dict[int, Record | BaseException]:
             return dict(pool.map(fetch, pending))
 
-        def round_(pending: list[int]) -> dict[int, Record | BaseException]:
-            entries = rounds.round(pending, api._listing_page, fetch_many)
-            latest.update(entries)
-            return entries
-
+        send_all(batch.first)
+        rounds = ListingRounds()
+        pace = _Pace(limit, interval, Progress(enabled=api.show_progress))
         try:
-            wait_rounds(
-                ids,
-                round_,
-                timeout=limit,
-                interval=interval,
-                progress=Progress(enabled=api.show_progress),
-                sleep=api._sleep,
-            )
-        except JobTimeoutError as error:
-            logger.warning("Batch: %d jobs did not finish within %g s", len(error.job_ids), error.timeout)
-    return finish(outcomes, items, latest, limit, api._settings.max_result_bytes)
+            while batch.waiting:
+                send_all(batch.settle(rounds.round(list(batch.waiting), api._listing_page, fetch_many)))
+                delay = pace.next(batch)
+                if delay is None:
+                    break
+                api._sleep(delay)
+        finally:
+            pace.close()
+    return batch.finish(limit)
 
 
 async def run_async(
@@ -211,8 +527,8 @@ async def run_async(
     timeout: float | None,
     interval: float,
 ) -> list[BatchOutcome]:
-    """The asynchronous batch: submissions and rounds bounded by a semaphore of ``max_parallel``."""
-    from qiboconnection.polling import ListingRounds, Progress, async_wait_rounds
+    """The asynchronous batch: sending and fetching bounded by a semaphore of ``max_parallel``."""
+    from qiboconnection.polling import ListingRounds, Progress
 
     limit = check_batch(
         circuits,
@@ -224,19 +540,24 @@ async def run_async(
     )
     items = list(circuits)
     await api._usable_device(device_id, nshots)
-    outcomes = [BatchOutcome(index=index) for index in range(len(items))]
+    batch = _Batch(
+        items,
+        device_id=device_id,
+        nshots=nshots,
+        max_parallel=max_parallel,
+        max_result_bytes=api._settings.max_result_bytes,
+    )
     gate = asyncio.Semaphore(max_parallel)
 
     async def bounded(action: Callable[[], Awaitable[Any]]) -> Any:
         async with gate:
             return await action()
 
-    async def submit(index: int) -> None:
+    async def send(job: _Job) -> tuple[_Job, int | BaseException]:
         try:
-            submission = encode_item(items[index], device_id, nshots, index)
-            outcomes[index].job_id = await bounded(lambda: api._send(submission, device_id))
+            return job, await bounded(lambda: api._send(job.submission, device_id))
         except Exception as error:
-            outcomes[index].error = error
+            return job, error
 
     async def fetch(job_id: int) -> tuple[int, Record | BaseException]:
         try:
@@ -244,23 +565,26 @@ async def run_async(
         except Exception as error:
             return job_id, error
 
-    await asyncio.gather(*(submit(index) for index in range(len(items))))
-    ids = [outcome.job_id for outcome in outcomes if outcome.job_id is not None]
-    latest: dict[int, Any] = {}
-    rounds = ListingRounds()
+    async def send_all(jobs: list[_Job]) -> None:
+        while jobs:
+            answers = await asyncio.gather(*(send(job) for job in jobs))
+            jobs = [more for job, answer in answers for more in batch.sent(job, answer)]
 
     async def fetch_many(pending: list[int]) -> dict[int, Record | BaseException]:
         return dict(await asyncio.gather(*(fetch(job_id) for job_id in pending)))
 
-    async def round_(pending: list[int]) -> dict[int, Record | BaseException]:
-        entries = await rounds.around(pending, api._listing_page, fetch_many)
-        latest.update(entries)
-        return entries
-
+    await send_all(batch.first)
+    rounds = ListingRounds()
+    pace = _Pace(limit, interval, Progress(enabled=api.show_progress))
     try:
-        await async_wait_rounds(
-            ids, round_, timeout=limit, interval=interval, progress=Progress(enabled=api.show_progress)
-        )
-    except JobTimeoutError as error:
-        logger.warning("Batch: %d jobs did not finish within %g s", len(error.job_ids), error.timeout)
-    return finish(outcomes, items, latest, limit, api._settings.max_result_bytes)
+        while batch.waiting:
+            await send_all(
+                batch.settle(await rounds.around(list(batch.waiting), api._listing_page, fetch_many))
+            )
+            delay = pace.next(batch)
+            if delay is None:
+                break
+            await asyncio.sleep(delay)
+    finally:
+        pace.close()
+    return batch.finish(limit)

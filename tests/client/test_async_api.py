@@ -144,20 +144,22 @@ def test_batch_of_200_bell_circuits_in_order(qaas_server: Any) -> None:
         async with await login(qaas_server) as api:
             outcomes = await api.run_batch(circuits, device_id=SIMULATOR, nshots=10, timeout=120)
             ids = [job.id for job in api.jobs]
-        assert sorted(ids) == sorted(outcome.job_id for outcome in outcomes)
+        # Packed 20 to a job (200 circuits, 10 jobs at once): one job sent per pack, none twice.
+        assert sorted(ids) == sorted({outcome.job_id for outcome in outcomes})
         return outcomes
 
     outcomes = asyncio.run(run())
     assert len(outcomes) == 200
     assert sum(outcome.ok for outcome in outcomes) == 200
     assert [outcome.index for outcome in outcomes] == list(range(200))
-    assert len({outcome.job_id for outcome in outcomes}) == 200
+    assert len({outcome.job_id for outcome in outcomes}) == 10
     for outcome in outcomes:
         counts = outcome.result.frequencies()
         assert set(counts) <= {"00", "11"}, counts
         assert sum(counts.values()) == 10
         assert outcome.job.status == "completed"
-        assert outcome.job.name == f"batch-{outcome.index}"
+        first = outcome.index - outcome.index % 20
+        assert outcome.job.name == f"batch-{first}-{first + 19}"
 
 
 def test_batch_reports_each_failure_and_keeps_the_others(qaas_server: Any) -> None:
