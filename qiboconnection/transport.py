@@ -94,7 +94,9 @@ class Reply:
 
     __slots__ = ("_headers", "data", "status")
 
-    def __init__(self, status: int, headers: httpx.Headers | list[tuple[str, str]], data: Any) -> None:
+    def __init__(
+        self, status: int, headers: httpx.Headers | bytes | list[tuple[str, str]], data: Any
+    ) -> None:
         self.status = status
         self._headers = headers
         self.data = data
@@ -104,7 +106,7 @@ class Reply:
         """The answer's headers (read into ``httpx.Headers`` when first asked for)."""
         headers = self._headers
         if not isinstance(headers, httpx.Headers):
-            headers = self._headers = httpx.Headers(headers)
+            headers = self._headers = as_headers(headers)
         return headers
 
     def __repr__(self) -> str:
@@ -115,6 +117,35 @@ class Reply:
 
 
 _LINE_BREAK = re.compile(rb"[\r\n]")
+#: The header lines that frame an answer's body and say whether its connection stays open.
+_FRAMING = re.compile(
+    rb"^(content-length|transfer-encoding|connection)[ \t]*:[ \t]*(.*?)[ \t]*\r?$",
+    re.IGNORECASE | re.MULTILINE,
+)
+_CONTENT_CODING = re.compile(rb"^content-encoding[ \t]*:", re.IGNORECASE | re.MULTILINE)
+_HEADER_LINE = re.compile(rb"^[ \t]+(.*?)[ \t]*\r?$|^([^:\r\n]+):[ \t]*(.*?)[ \t]*\r?$", re.MULTILINE)
+
+
+def header_pairs(block: bytes) -> list[tuple[str, str]]:
+    """The (name, value) pairs of an answer's header block (the lines between status line and body).
+
+    An obsolete folded line continues the value before it; a line without a colon is left out.
+    """
+    pairs: list[tuple[str, str]] = []
+    for continued, name, value in _HEADER_LINE.findall(block):
+        if name:
+            pairs.append((name.strip().decode("latin-1"), value.decode("latin-1")))
+        elif pairs and continued:
+            previous, text = pairs[-1]
+            pairs[-1] = (previous, f"{text} {continued.decode('latin-1')}")
+    return pairs
+
+
+def as_headers(headers: httpx.Headers | bytes | list[tuple[str, str]]) -> httpx.Headers:
+    """``headers`` as ``httpx.Headers``, from a header block (bytes) or pairs."""
+    if isinstance(headers, httpx.Headers):
+        return headers
+    return httpx.Headers(header_pairs(headers) if isinstance(headers, bytes) else headers)
 
 
 class _BadAnswer(Exception):
@@ -125,6 +156,7 @@ class _BadAnswer(Exception):
 _MAX_LINE = 65536
 _MAX_HEADERS = 100
 _NO_BODY_STATUSES = frozenset({204, 304})
+_BLANK = frozenset({b"\r\n", b"\n", b""})
 
 
 class _Connection:
@@ -165,11 +197,9 @@ class _Connection:
             raise _BadAnswer("answer line too long")
         return line
 
-    def exchange(
-        self, data: bytes, *, head: bool, timeout: float | None
-    ) -> tuple[int, list[tuple[str, str]], bytes, bool, str | None]:
-        """Send one request; returns status, headers, body, whether the connection must be closed, and
-        the body's content coding (None when not encoded)."""
+    def exchange(self, data: bytes, *, head: bool, timeout: float | None) -> tuple[int, bytes, bytes, bool]:
+        """Send one request; returns status, header block (see :func:`header_pairs`), body, and whether
+        the connection must be closed."""
         self.sock.settimeout(timeout)
         self.sock.sendall(data)
         while True:
@@ -180,10 +210,23 @@ class _Connection:
             if len(parts) < 2 or not parts[0].startswith(b"HTTP/1.") or not parts[1].isdigit():
                 raise _BadAnswer(f"not an HTTP/1.x status line: {line[:80]!r}")
             status = int(parts[1])
-            headers, length, chunked, connection, coding = self._headers()
+            block = self._header_block()
             if not 100 <= status < 200:
                 break
-        will_close = (parts[0] == b"HTTP/1.0" and connection != "keep-alive") or "close" in connection
+        length: int | None = None
+        chunked = False
+        connection = b""
+        for raw_name, value in _FRAMING.findall(block):
+            name = raw_name.lower()
+            if name == b"content-length":
+                if not value.isdigit() or (length is not None and length != int(value)):
+                    raise _BadAnswer(f"bad Content-Length {value!r}")
+                length = int(value)
+            elif name == b"transfer-encoding":
+                chunked = value.lower().rsplit(b",", 1)[-1].strip() == b"chunked"
+            else:
+                connection = value.lower()
+        will_close = (parts[0] == b"HTTP/1.0" and connection != b"keep-alive") or b"close" in connection
         if head or status in _NO_BODY_STATUSES:
             content = b""
         elif chunked:
@@ -195,41 +238,18 @@ class _Connection:
         else:
             content = self.reader.read()
             will_close = True
-        return status, headers, content, will_close, coding
+        return status, block, content, will_close
 
-    def _headers(self) -> tuple[list[tuple[str, str]], int | None, bool, str, str | None]:
-        headers: list[tuple[str, str]] = []
-        length: int | None = None
-        chunked = False
-        connection = ""
-        coding: str | None = None
+    def _header_block(self) -> bytes:
+        lines = []
+        readline = self.reader.readline
         while True:
-            line = self._line()
-            if line in {b"\r\n", b"\n", b""}:
-                return headers, length, chunked, connection, coding
-            if len(headers) >= _MAX_HEADERS:
-                raise _BadAnswer("too many header lines")
-            if line[:1] in {b" ", b"\t"} and headers:
-                # An obsolete folded continuation of the previous header's value.
-                name, value = headers[-1]
-                headers[-1] = (name, f"{value} {line.strip().decode('latin-1')}")
-                continue
-            name_bytes, colon, value_bytes = line.partition(b":")
-            if not colon:
-                raise _BadAnswer(f"not a header line: {line[:80]!r}")
-            name, value = name_bytes.strip().decode("latin-1"), value_bytes.strip().decode("latin-1")
-            headers.append((name, value))
-            lowered = name.lower()
-            if lowered == "content-length":
-                if not value.isdigit() or (length is not None and length != int(value)):
-                    raise _BadAnswer(f"bad Content-Length {value!r}")
-                length = int(value)
-            elif lowered == "transfer-encoding":
-                chunked = value.lower().rsplit(",", 1)[-1].strip() == "chunked"
-            elif lowered == "connection":
-                connection = value.lower()
-            elif lowered == "content-encoding" and value.strip().lower() not in {"", "identity"}:
-                coding = value
+            line = readline(_MAX_LINE + 1)
+            if line in _BLANK:
+                return b"".join(lines)
+            if len(line) > _MAX_LINE or len(lines) >= _MAX_HEADERS:
+                raise _BadAnswer("answer header too long")
+            lines.append(line)
 
     def _chunked(self) -> bytes:
         chunks = []
@@ -248,6 +268,13 @@ class _Connection:
                 raise _BadAnswer("answer chunk cut short")
             chunks.append(chunk)
             self._line()
+
+
+def decoded(block: bytes, content: bytes) -> bytes:
+    """An answer's body with its ``Content-Encoding`` (gzip, deflate, ...) undone, as httpx does it."""
+    if not _CONTENT_CODING.search(block):
+        return content
+    return httpx.Response(200, headers=header_pairs(block), stream=httpx.ByteStream(content)).read()
 
 
 class KeepAliveTransport(httpx.BaseTransport):
@@ -313,14 +340,15 @@ class KeepAliveTransport(httpx.BaseTransport):
         head: bool = False,
         timeouts: Mapping[str, float | None],
         request: httpx.Request | None = None,
-    ) -> tuple[int, list[tuple[str, str]], bytes, str | None]:
+    ) -> tuple[int, bytes, bytes]:
         """Send a whole request (head and body, as bytes) to ``key`` = (scheme, host, port).
 
-        Returns status, headers, body and the body's content coding (None when not encoded).
+        Returns status, header block (see :func:`header_pairs`) and body as sent (a ``Content-Encoding``
+        is not undone here: see :func:`decoded`).
         """
         connection = self._checkout(key, timeouts.get("connect"), request)
         try:
-            status, headers, content, will_close, coding = connection.exchange(
+            status, block, content, will_close = connection.exchange(
                 data, head=head, timeout=timeouts.get("read")
             )
         except TimeoutError as error:
@@ -333,7 +361,7 @@ class KeepAliveTransport(httpx.BaseTransport):
             connection.close()
         else:
             self._checkin(key, connection)
-        return status, headers, content, coding
+        return status, block, content
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         url = request.url
@@ -346,7 +374,7 @@ class KeepAliveTransport(httpx.BaseTransport):
                 raise httpx.LocalProtocolError(f"header {name!r} holds a line break", request=request)
             head.append(name + b": " + value)
         data = b"\r\n".join(head)
-        status, headers, content, _ = self.send_bytes(
+        status, block, content = self.send_bytes(
             key,
             data + b"\r\n\r\n" + request.read(),
             head=request.method == "HEAD",
@@ -355,7 +383,7 @@ class KeepAliveTransport(httpx.BaseTransport):
         )
         return httpx.Response(
             status,
-            headers=headers,
+            headers=header_pairs(block),
             stream=httpx.ByteStream(content),
             extensions={"http_version": b"HTTP/1.1"},
         )
@@ -531,13 +559,10 @@ class _Direct:
             data = self._bytes(http, kwargs, bearer) if not _LINE_BREAK.search(bearer) else None
             if data is None:
                 return None
-            status, headers, content, coding = transport.send_bytes(
+            status, block, content = transport.send_bytes(
                 self.key, data, head=kwargs["method"].upper() == "HEAD", timeouts=self._timeouts_of(http)
             )
-            if coding is not None:
-                decoded = httpx.Response(status, headers=headers, stream=httpx.ByteStream(content))
-                content = decoded.read()
-            answer = (status, headers, content)
+            answer = (status, block, decoded(block, content))
         if auth.refused(answer[0], answer[2], tokens):
             return None
         return answer
@@ -601,11 +626,19 @@ def _decode_body(content: bytes) -> Any:
 
 
 def to_reply(
-    status: int, headers: httpx.Headers | list[tuple[str, str]], content: bytes, parsed: Any, *, what: str
+    status: int,
+    headers: httpx.Headers | bytes | list[tuple[str, str]],
+    content: bytes,
+    parsed: Any,
+    *,
+    what: str,
 ) -> Reply:
-    """Turn one answer into a :class:`Reply`, or raise the matching exception for a non-success."""
+    """Turn one answer into a :class:`Reply`, or raise the matching exception for a non-success.
+
+    ``headers`` may be a header block as :meth:`KeepAliveTransport.send_bytes` returns it.
+    """
     if not 200 <= status < 300:
-        raise error_for(status, content, httpx.Headers(headers), what=what)
+        raise error_for(status, content, as_headers(headers), what=what)
     to_dict = getattr(parsed, "to_dict", None)
     data = to_dict() if callable(to_dict) else _decode_body(content)
     return Reply(status=status, headers=headers, data=data)

@@ -127,3 +127,45 @@ def test_calls_go_straight_to_the_transport_and_a_refused_token_is_renewed(qaas_
         # direct (refused), through the client (refused again), renewal, then the retried request.
         assert sent[0] == sent[1] == "Bearer " + tokens.access[:-4] + "AAAA"
         assert sent[-1] == "Bearer " + api._auth._tokens.access
+
+
+def test_chunked_bodies_informational_answers_and_folded_headers_are_read() -> None:
+    answer = (
+        b"HTTP/1.1 100 Continue\r\n\r\n"
+        b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nX-Note: first\r\n  second\r\n"
+        b"Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+        b'4;ext=1\r\n{"a"\r\n5\r\n: [1]\r\n1\r\n}\r\n0\r\nX-Trailer: t\r\n\r\n'
+    )
+    port, _ = _one_shot_server(answer)
+    with httpx.Client(transport=KeepAliveTransport(), base_url=f"http://127.0.0.1:{port}") as client:
+        response = client.get("/x")
+    assert response.status_code == 200
+    assert response.json() == {"a": [1]}
+    assert response.headers["x-note"] == "first second"
+
+
+def test_a_body_cut_short_is_a_protocol_error() -> None:
+    answer = b'HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 40\r\n\r\n{"a": 1}'
+    port, _ = _one_shot_server(answer)
+    with (
+        httpx.Client(transport=KeepAliveTransport(), base_url=f"http://127.0.0.1:{port}") as client,
+        pytest.raises(httpx.RemoteProtocolError, match="cut short"),
+    ):
+        client.get("/x")
+
+
+def test_an_answer_that_is_not_http_is_a_protocol_error() -> None:
+    port, _ = _one_shot_server(b"SSH-2.0-OpenSSH_9.6\r\n")
+    with (
+        httpx.Client(transport=KeepAliveTransport(), base_url=f"http://127.0.0.1:{port}") as client,
+        pytest.raises(httpx.RemoteProtocolError, match="status line"),
+    ):
+        client.get("/x")
+
+
+def test_a_request_header_with_a_line_break_is_refused() -> None:
+    with (
+        httpx.Client(transport=KeepAliveTransport(), base_url="http://127.0.0.1:9") as client,
+        pytest.raises(httpx.LocalProtocolError, match="line break"),
+    ):
+        client.get("/x", headers={"X-Bad": "a\r\nInjected: yes"})
