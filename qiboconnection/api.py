@@ -543,20 +543,20 @@ class API(_Session):
         """
         from concurrent.futures import ThreadPoolExecutor
 
-        from qiboconnection.polling import ListingRounds, Progress, wait_rounds
+        from qiboconnection.polling import ListingRounds, Progress, fetch_each, wait_rounds
 
         ids = job_ids_of(job_ids)
         limit, pause = check_wait(timeout, interval, allow_no_timeout=True)
         workers = min(WAIT_CONCURRENCY, len(set(ids)))
         rounds = ListingRounds()
         with ThreadPoolExecutor(
-            max_workers=max(workers, 1), thread_name_prefix="qiboconnection-wait"
+            max_workers=max(workers - 1, 1), thread_name_prefix="qiboconnection-wait"
         ) as pool:
 
             def fetch(pending: list[int]) -> dict[int, Any]:
                 if len(pending) == 1:
                     return {pending[0]: self._job_record(pending[0])}
-                return dict(zip(pending, pool.map(self._job_record, pending), strict=True))
+                return fetch_each(self._job_record, pending, pool, workers)
 
             def round_(pending: list[int]) -> dict[int, Any]:
                 return rounds.round(pending, self._listing_page, fetch)

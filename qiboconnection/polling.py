@@ -21,6 +21,7 @@ import sys
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterable, Mapping
+from concurrent.futures import Executor
 from typing import Any, TextIO
 
 from qiboconnection.errors import JobTimeoutError
@@ -35,6 +36,7 @@ __all__ = [
     "ListingRounds",
     "Progress",
     "async_wait_rounds",
+    "fetch_each",
     "is_final",
     "wait_for_jobs",
     "wait_rounds",
@@ -379,6 +381,36 @@ class ListingRounds:
         if to_fetch:
             result.update(await fetch(to_fetch))
         return result
+
+
+def fetch_each(
+    fetch: Callable[[int], Record], job_ids: list[int], pool: Executor, workers: int
+) -> dict[int, Record]:
+    """Fetch each job with ``fetch`` on up to ``workers`` threads (the calling one and threads of
+    ``pool``); returns the records in the order of ``job_ids``.
+
+    Each thread takes the next job as soon as it is free, so one slow fetch holds up only its thread.
+    The first error stops the other threads after their current fetch and is raised.
+    """
+    queue = iter(job_ids)
+    records: dict[int, Record] = {}
+    failed: list[BaseException] = []
+
+    def work() -> None:
+        for job_id in queue:
+            if failed:
+                return
+            try:
+                records[job_id] = fetch(job_id)
+            except BaseException as error:
+                failed.append(error)
+                raise
+
+    helpers = [pool.submit(work) for _ in range(min(workers, len(job_ids)) - 1)]
+    work()
+    for helper in helpers:
+        helper.result()
+    return {job_id: records[job_id] for job_id in job_ids}
 
 
 def wait_for_jobs(

@@ -100,3 +100,30 @@ def test_progress_line_only_on_a_terminal() -> None:
         quiet.update(jobs, 1.0)
         quiet.close()
         assert stream.getvalue() == ""
+
+
+def test_fetch_each_returns_records_in_order_and_raises_the_first_error() -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from qiboconnection.errors import NotFoundError
+    from qiboconnection.polling import fetch_each
+
+    fetched: list[int] = []
+
+    def fetch(job_id: int) -> dict:
+        fetched.append(job_id)
+        if job_id == 13:
+            raise NotFoundError("Job 13 not found", 404)
+        return {"job_id": job_id}
+
+    ids = list(range(40, 0, -1))
+    with ThreadPoolExecutor(3) as pool:
+        assert list(fetch_each(fetch, [i for i in ids if i != 13], pool, 4).values()) == [
+            {"job_id": i} for i in ids if i != 13
+        ]
+        assert sorted(fetched) == sorted(i for i in ids if i != 13)
+        fetched.clear()
+        with pytest.raises(NotFoundError, match="Job 13"):
+            fetch_each(fetch, ids, pool, 4)
+    # The threads stop taking jobs once one failed: at most one more job each after the failing one.
+    assert 13 in fetched and len(fetched) <= ids.index(13) + 1 + 3
