@@ -107,13 +107,22 @@ def test_sync_batch_keeps_order_and_failures(alice: API, qaas_server: Any) -> No
     outcomes = alice.run_batch(items, SIMULATOR, nshots=8, max_parallel=4, timeout=60, interval=0.2)
     assert [outcome.index for outcome in outcomes] == list(range(12))
     assert [outcome.ok for outcome in outcomes] == [n not in {3, 7} for n in range(12)]
+    # 10 small circuits, 4 jobs at once: packs of at most 3 consecutive circuits; the wide circuit and
+    # the item that is not a circuit end a pack.
+    packs = {
+        "batch-0-2": range(3),
+        "batch-4-6": range(4, 7),
+        "batch-8-9": range(8, 10),
+        "batch-10-11": range(10, 12),
+    }
     for outcome in outcomes:
         if outcome.ok:
             counts = outcome.result.frequencies()
             assert set(counts) <= {"00", "11"} and sum(counts.values()) == 8
-            assert outcome.job.name == f"batch-{outcome.index}"
+            assert outcome.job.name == next(name for name, held in packs.items() if outcome.index in held)
     assert isinstance(outcomes[3].error, JobFailedError)
     assert "21 qubits" in str(outcomes[3].error)
+    assert outcomes[3].job.name == "batch-3"
     assert isinstance(outcomes[7].error, TypeError) and outcomes[7].job_id is None
     with pytest.raises(DeviceNotAvailableError):
         alice.run_batch([bell()], qaas_server.devices["maintenance"])

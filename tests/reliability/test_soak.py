@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import time
 
+from qiboconnection import batch
 from qiboconnection.config import RetryPolicy
 
 from .support import RetryCounter, bits_of, job_rows, session, x_circuit
@@ -15,7 +16,9 @@ NSHOTS = 16
 POLICY = RetryPolicy(max_attempts=10, budget=60.0, backoff_base=0.02, backoff_cap=0.3)
 
 
-def test_300_jobs_through_ten_percent_faults(make_server, caplog):
+def test_300_jobs_through_ten_percent_faults(make_server, caplog, monkeypatch):
+    # One job per circuit (no packing), so that 300 submissions meet the faults.
+    monkeypatch.setattr(batch, "PACK_MAX_CIRCUITS", 1)
     counter = RetryCounter()
     client_logger = logging.getLogger("qiboconnection.transport")
     client_logger.addHandler(counter)
@@ -63,13 +66,14 @@ def test_300_jobs_through_ten_percent_faults(make_server, caplog):
 ASYNC_JOBS = 150
 
 
-def test_async_batch_through_ten_percent_faults(make_server):
+def test_async_batch_through_ten_percent_faults(make_server, monkeypatch):
     import asyncio
 
     from qiboconnection.async_api import AsyncAPI
     from qiboconnection.config import Settings
     from qiboconnection.typings.connection import ConnectionConfiguration
 
+    monkeypatch.setattr(batch, "PACK_MAX_CIRCUITS", 1)
     with make_server(fault_rate=0.1, fault_seed=8, fault_max_latency=0.1, workers=2) as server:
         alice = server.users["alice"]
         circuits = [x_circuit(bits_of(n)) for n in range(ASYNC_JOBS)]
