@@ -65,11 +65,25 @@ def loads(document: str | bytes | bytearray) -> Any:
 # -- envelope ----------------------------------------------------------------------------------------
 
 
+#: Payloads up to this many characters of JSON have their envelope data kept (see :func:`encode_envelope`).
+_KEPT_PAYLOAD = 1 << 14
+
+
 def encode_envelope(payload: Any, **extra: Any) -> str:
-    """The JSON string the service expects as a job description; ``extra`` keys join the envelope."""
-    raw = json.dumps(payload).encode("utf-8")
-    data = base64.b64encode(gzip.compress(raw, mtime=0)).decode("ascii")
+    """The JSON string the service expects as a job description; ``extra`` keys join the envelope.
+
+    The same small payload sent again (a circuit submitted many times) reuses its compressed data.
+    """
+    text = json.dumps(payload)
+    data = _envelope_data(text) if len(text) <= _KEPT_PAYLOAD else _compressed(text)
     return json.dumps({"data": data, "encoding": "utf-8", "compression": "gzip", **extra})
+
+
+def _compressed(text: str) -> str:
+    return base64.b64encode(gzip.compress(text.encode("utf-8"), mtime=0)).decode("ascii")
+
+
+_envelope_data = functools.lru_cache(maxsize=64)(_compressed)
 
 
 def b64decode_any(text: str | bytes) -> bytes:
