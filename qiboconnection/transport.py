@@ -162,11 +162,12 @@ _BLANK = frozenset({b"\r\n", b"\n", b""})
 class _Connection:
     """One HTTP/1.1 connection: a request goes out in one write, its answer is read whole."""
 
-    __slots__ = ("reader", "sock")
+    __slots__ = ("reader", "sock", "timeout")
 
     def __init__(self, sock: socket.socket) -> None:
         self.sock = sock
         self.reader = sock.makefile("rb")
+        self.timeout = sock.gettimeout()
 
     @classmethod
     def open(
@@ -200,7 +201,9 @@ class _Connection:
     def exchange(self, data: bytes, *, head: bool, timeout: float | None) -> tuple[int, bytes, bytes, bool]:
         """Send one request; returns status, header block (see :func:`header_pairs`), body, and whether
         the connection must be closed."""
-        self.sock.settimeout(timeout)
+        if timeout != self.timeout:
+            self.sock.settimeout(timeout)
+            self.timeout = timeout
         self.sock.sendall(data)
         while True:
             line = self._line()
