@@ -470,23 +470,27 @@ class _Direct:
         self.key = (scheme, base_url.host, base_url.port or (443 if scheme == "https" else 80))
         self.prefix = base_url.raw_path.decode("ascii").split("?", 1)[0].rstrip("/")
         self.host = b"\r\nHost: " + base_url.netloc
-        # The client's own headers, as sent (kept while the client's headers stay the same).
-        self._fixed_source: list[tuple[bytes, bytes]] | None = None
-        self._fixed = b""
-        self._fixed_names: frozenset[str] = frozenset()
-        self._timeout_source: httpx.Timeout | None = None
-        self._timeouts: dict[str, float | None] = {}
+        # Each kept as one tuple (what it was made from, what was made), so that threads sharing the
+        # client never see the one with the other's value.
+        self._fixed_kept: tuple[list[tuple[bytes, bytes]] | None, bytes, frozenset[str]] = (
+            None,
+            b"",
+            frozenset(),
+        )
+        self._bearer_kept: tuple[str | None, bytes | None] = (None, None)
+        self._timeouts_kept: tuple[httpx.Timeout | None, dict[str, float | None]] = (None, {})
 
-    def _client_headers(self, http: httpx.Client) -> bytes | None:
+    def _client_headers(self, http: httpx.Client) -> tuple[bytes, frozenset[str]] | None:
+        """The client's own header lines as sent, and their lowercase names (None: not plain)."""
         raw = http.headers.raw
-        if raw != self._fixed_source:
+        source, fixed, names = self._fixed_kept
+        if raw != source:
             names = frozenset(name.decode("latin-1").lower() for name, _ in raw)
             if "host" in names or any(_LINE_BREAK.search(name + value) for name, value in raw):
                 return None
-            self._fixed = b"".join(b"\r\n" + name + b": " + value for name, value in raw)
-            self._fixed_names = names
-            self._fixed_source = raw
-        return self._fixed
+            fixed = b"".join(b"\r\n" + name + b": " + value for name, value in raw)
+            self._fixed_kept = (raw, fixed, names)
+        return fixed, names
 
     def _target(self, kwargs: dict[str, Any]) -> str | None:
         url = kwargs["url"]
@@ -511,10 +515,11 @@ class _Direct:
         return f"{self.prefix}{url}?{'&'.join(pairs)}"
 
     def _bytes(self, http: httpx.Client, kwargs: dict[str, Any], bearer: bytes) -> bytes | None:
-        fixed = self._client_headers(http)
+        client_headers = self._client_headers(http)
         target = self._target(kwargs)
-        if fixed is None or target is None:
+        if client_headers is None or target is None:
             return None
+        fixed, fixed_names = client_headers
         method = kwargs["method"].upper()
         parts = [method.encode("ascii"), b" ", target.encode("ascii"), b" HTTP/1.1", self.host]
         if "json" not in kwargs and method in _BODY_METHODS:
@@ -522,9 +527,12 @@ class _Direct:
         parts.append(fixed)
         extra = kwargs.get("headers") or {}
         for name, value in extra.items():
-            if not isinstance(name, str) or not isinstance(value, str) or name.lower() in self._fixed_names:
+            if not isinstance(name, str) or not isinstance(value, str) or name.lower() in fixed_names:
                 return None
-            line = f"\r\n{name}: {value}".encode("latin-1")
+            try:
+                line = f"\r\n{name}: {value}".encode("latin-1")
+            except UnicodeEncodeError:
+                return None
             if _LINE_BREAK.search(line, 2):
                 return None
             parts.append(line)
@@ -539,12 +547,26 @@ class _Direct:
         parts += (b"\r\nAuthorization: Bearer ", bearer, b"\r\n\r\n", body)
         return b"".join(parts)
 
+    def _bearer(self, access: str) -> bytes | None:
+        """The access token as header bytes; None when it cannot go into a header as it is."""
+        source, bearer = self._bearer_kept  # one tuple, so threads never see a token with another's bytes
+        if access is not source:
+            try:
+                bearer = access.encode("latin-1")
+            except UnicodeEncodeError:
+                bearer = None
+            if bearer is not None and _LINE_BREAK.search(bearer):
+                bearer = None
+            self._bearer_kept = (access, bearer)
+        return bearer
+
     def _timeouts_of(self, http: httpx.Client) -> dict[str, float | None]:
         timeout = http.timeout
-        if timeout is not self._timeout_source:
-            self._timeouts = timeout.as_dict()
-            self._timeout_source = timeout
-        return self._timeouts
+        source, timeouts = self._timeouts_kept
+        if timeout is not source:
+            timeouts = timeout.as_dict()
+            self._timeouts_kept = (timeout, timeouts)
+        return timeouts
 
     def send(self, http: httpx.Client, kwargs: dict[str, Any]) -> tuple[int, Any, bytes] | None:
         """Status, headers and body of the answer, or None when the call must go through the client."""
@@ -558,8 +580,8 @@ class _Direct:
         if "handle_request" in vars(transport) or type(transport).handle_request is not _HANDLE_REQUEST:
             answer = self._through_handle_request(http, kwargs, tokens.access)
         else:
-            bearer = tokens.access.encode("latin-1")
-            data = self._bytes(http, kwargs, bearer) if not _LINE_BREAK.search(bearer) else None
+            bearer = self._bearer(tokens.access)
+            data = self._bytes(http, kwargs, bearer) if bearer is not None else None
             if data is None:
                 return None
             status, block, content = transport.send_bytes(
@@ -575,7 +597,6 @@ class _Direct:
     ) -> tuple[int, Any, bytes]:
         headers = http.headers.copy()
         headers.update(kwargs.get("headers") or {})
-        headers["Authorization"] = f"Bearer {access}"
         request = httpx.Request(
             kwargs["method"],
             self.base + kwargs["url"],
@@ -584,6 +605,7 @@ class _Direct:
             headers=headers,
             extensions={"timeout": http.timeout.as_dict()},
         )
+        request.headers["Authorization"] = f"Bearer {access}"
         response = self.transport.handle_request(request)
         response.read()
         return response.status_code, response.headers, response.content

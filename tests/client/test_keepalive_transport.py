@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import socket
 import threading
 from typing import Any
@@ -169,3 +170,48 @@ def test_a_request_header_with_a_line_break_is_refused() -> None:
         pytest.raises(httpx.LocalProtocolError, match="line break"),
     ):
         client.get("/x", headers={"X-Bad": "a\r\nInjected: yes"})
+
+
+def test_calls_written_directly_put_the_same_bytes_on_the_wire_as_httpx(qaas_server: Any) -> None:
+    from qiboconnection.operations import (
+        Submission,
+        cancel_job_request,
+        get_job_request,
+        list_jobs_request,
+        submit_request,
+    )
+    from qiboconnection.programs import encode_program
+    from qiboconnection.transport import _direct
+
+    from .circuits import bell
+
+    with connect(qaas_server, "alice") as api:
+        http = api._client.get_httpx_client()
+        direct, transport = _direct[http], http._transport
+        written: list[bytes] = []
+        original = transport.send_bytes
+
+        def record(key: Any, data: bytes, **kwargs: Any) -> Any:
+            written.append(data)
+            return original(key, data, **kwargs)
+
+        transport.send_bytes = record  # type: ignore[method-assign]
+        job_type, description = encode_program(circuit=bell())
+        submission = Submission(job_type, description, nshots=5, device_ids=[1], single=True)
+        submit = submit_request(submission, 1, user_id=api.user_id, idempotency_key=True)
+        job_id = json.loads(direct.send(http, submit.op._get_kwargs(**submit.kwargs))[2])["job_id"]
+        requests = [
+            submit,
+            get_job_request(job_id),
+            list_jobs_request(2, 7),
+            cancel_job_request(10_000),
+        ]
+        access = api._auth._tokens.access
+        for request in requests:
+            kwargs = request.op._get_kwargs(**request.kwargs)
+            written.clear()
+            assert direct.send(http, kwargs) is not None
+            direct._through_handle_request(http, kwargs, access)
+            http.request(**kwargs)
+            assert len(written) == 3
+            assert written[0] == written[1] == written[2], request.what
