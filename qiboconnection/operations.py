@@ -354,8 +354,9 @@ def check_device(device: Device, nshots: int) -> None:
     """Refuse a device that is not online or whose shot limit is below ``nshots``."""
     if isinstance(device.status, str) and not device.is_online:
         raise DeviceNotAvailableError(device.id, device.name, device.status)
-    if device.max_shots is not None and nshots > device.max_shots:
-        raise ValueError(f"nshots={nshots} is over device {device.id}'s limit of {device.max_shots} shots")
+    max_shots = device.max_shots
+    if max_shots is not None and nshots > max_shots:
+        raise ValueError(f"nshots={nshots} is over device {device.id}'s limit of {max_shots} shots")
 
 
 def submit_request(

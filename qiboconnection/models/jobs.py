@@ -93,9 +93,11 @@ class JobData:
         self.raw_result: str | None = fields.get("result")
         self.raw_description: str | None = fields.get("description")
         self.error = fields.get("error")
-        for key, value in fields.items():
-            if key not in {"result", "description"}:
-                self.__dict__[key] = value
+        attributes = self.__dict__
+        attributes.update(fields)
+        # The decoded forms are properties; the raw strings are in raw_result and raw_description.
+        attributes.pop("result", None)
+        attributes.pop("description", None)
         if "job_id" not in fields and "id" in fields:
             self.job_id = fields["id"]
 
