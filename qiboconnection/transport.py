@@ -13,9 +13,11 @@ Waits grow exponentially (with jitter, capped) or follow ``Retry-After``, within
 count and total time budget.
 
 The generated operation builds each request (its ``_get_kwargs``: method, path, query, body); the answer
-is parsed once (orjson, or the standard library for very long bodies) into plain data, skipping the generated models' parse-then-``to_dict``
-round trip, which only costs time on large job records. An operation without ``_get_kwargs`` runs
-through its ``*_detailed`` function.
+is parsed once (orjson, or the standard library for very long bodies) into plain data, skipping the
+generated models' parse-then-``to_dict`` round trip, which only costs time on large job records. An
+operation without ``_get_kwargs`` runs through its ``*_detailed`` function. Over the synchronous
+client's :class:`KeepAliveTransport`, a call with a usable token writes its request's bytes itself and
+hands them to the transport (see :class:`_Direct`); anything else goes through ``httpx.Client``.
 """
 
 from __future__ import annotations
@@ -113,7 +115,7 @@ class Reply:
         return f"Reply(status={self.status!r}, data={self.data!r})"
 
 
-# -- client builders ---------------------------------------------------------------------------------
+# -- HTTP/1.1 over sockets ----------------------------------------------------------------------------
 
 
 _LINE_BREAK = re.compile(rb"[\r\n]")
@@ -397,6 +399,9 @@ class KeepAliveTransport(httpx.BaseTransport):
         for connections in idle.values():
             for connection in connections:
                 connection.close()
+
+
+# -- client builders ---------------------------------------------------------------------------------
 
 
 def _headers(client_version: str) -> dict[str, str]:
