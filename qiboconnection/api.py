@@ -44,7 +44,7 @@ __all__ = ["API", "VQA", "ConnectionConfiguration"]
 logger = logging.getLogger("qiboconnection.api")
 
 #: Job records fetched at once in each polling round of :meth:`API.wait` (the listing tells which).
-WAIT_CONCURRENCY = 10
+WAIT_CONCURRENCY = 20
 
 
 class API(_Session):
