@@ -161,6 +161,19 @@ _NO_BODY_STATUSES = frozenset({204, 304})
 _BLANK = frozenset({b"\r\n", b"\n", b""})
 
 
+def _readable(sock: socket.socket) -> bool:
+    """Whether ``sock`` has something to read (or is closed), without waiting. ``poll`` where there is
+    one: ``select`` refuses descriptors past FD_SETSIZE, which a busy process reaches."""
+    if _POLL is None:
+        return bool(select.select([sock], [], [], 0)[0])
+    poller = _POLL()
+    poller.register(sock, select.POLLIN)
+    return bool(poller.poll(0))
+
+
+_POLL = getattr(select, "poll", None)
+
+
 class _Connection:
     """One HTTP/1.1 connection: a request goes out in one write, its answer is read whole."""
 
@@ -188,7 +201,7 @@ class _Connection:
 
     def closed_by_peer(self) -> bool:
         """Whether the idle connection has something to read: the server closed it (or broke the protocol)."""
-        return bool(select.select([self.sock], [], [], 0)[0])
+        return _readable(self.sock)
 
     def close(self) -> None:
         self.reader.close()

@@ -215,3 +215,24 @@ def test_calls_written_directly_put_the_same_bytes_on_the_wire_as_httpx(qaas_ser
             http.request(**kwargs)
             assert len(written) == 3
             assert written[0] == written[1] == written[2], request.what
+
+
+def test_idle_connections_are_checked_even_past_select_s_descriptor_limit() -> None:
+    import os
+    import resource
+
+    from qiboconnection.transport import _readable
+
+    high = 1100  # past select's FD_SETSIZE of 1024
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    assert hard == resource.RLIM_INFINITY or hard > high, "the test needs 1101 file descriptors"
+    if soft != resource.RLIM_INFINITY and soft <= high:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (high + 1, hard))
+    try:
+        ours, theirs = socket.socketpair()
+        with ours, theirs, socket.socket(fileno=os.dup2(ours.fileno(), high)) as far:
+            assert not _readable(far)
+            theirs.close()
+            assert _readable(far)
+    finally:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
