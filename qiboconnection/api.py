@@ -613,16 +613,24 @@ class API(_Session):
         timeout: float | None = None,
         interval: float = 1.0,
     ) -> list[BatchOutcome]:
-        """Run many circuits, one job each, and return one outcome per circuit in the same order.
+        """Run many circuits and return one outcome per circuit, in the same order.
 
-        At most ``max_parallel`` requests are in flight (a thread pool over this session's pooled
-        connection). The device is checked once. Waiting goes in rounds that each read the unfinished
-        jobs' statuses from one job listing request and fetch only the jobs that became final. Each
-        :class:`~qiboconnection.batch.BatchOutcome` has ``ok``, ``job_id``, ``result`` (the decoded
-        result) or ``error`` (that circuit's submission error, job failure, cancellation or timeout).
-        ``timeout`` bounds the wait once everything is submitted (None: no limit); jobs still
-        unfinished then get a ``JobTimeoutError`` as their error. ``interval`` caps the pause between
-        rounds (0: poll at the floor).
+        Small circuits are packed into shared jobs (a circuit job carries a list of programs; see
+        :mod:`qiboconnection.batch`): consecutive circuits go together, at most 50 per job and within a
+        result-size budget, spread so that up to ``max_parallel`` jobs run at once (200 small circuits
+        with ``max_parallel=10`` make 10 jobs of 20). An item that is itself a list of circuits, or a
+        circuit too large to pack, is a job of its own. At most ``max_parallel`` requests are in flight
+        (a thread pool over this session's pooled connection). The device is checked once. Waiting goes
+        in rounds that each read the unfinished jobs' statuses from one job listing request and fetch
+        only the jobs that became final.
+
+        Each :class:`~qiboconnection.batch.BatchOutcome` has ``ok``, ``result`` (that circuit's own
+        decoded result) and ``job_id``/``job`` (the job that ran it, shared with the rest of its pack),
+        or ``error``. Failures stay per circuit: a pack that fails, is refused or whose result cannot be
+        read is sent again as one job per circuit, within the same timeout, so only the faulty circuit
+        carries an error. A cancellation or timeout applies to every circuit of its pack. ``timeout``
+        bounds the wait once the jobs are sent (None: no limit); circuits of unfinished jobs get a
+        ``JobTimeoutError``. ``interval`` caps the pause between rounds (0: poll at the floor).
 
         Raises:
             NotFoundError / DeviceNotAvailableError: the device does not exist or takes no jobs.

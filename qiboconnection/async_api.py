@@ -450,14 +450,11 @@ class AsyncAPI(_Session):
         timeout: float | None = None,
         interval: float = 1.0,
     ) -> list[BatchOutcome]:
-        """Run many circuits, one job each; one :class:`~qiboconnection.batch.BatchOutcome` each, in order.
+        """Run many circuits, small ones packed into shared jobs; one
+        :class:`~qiboconnection.batch.BatchOutcome` each, in order.
 
-        At most ``max_parallel`` requests are in flight (a semaphore). The device is checked once;
-        waiting goes in rounds that each read the unfinished jobs' statuses from one job listing request
-        and fetch the jobs that became final concurrently. A circuit's failure (submission, job error, cancellation,
-        timeout) is in its outcome's ``error``; the others keep their results. ``timeout`` bounds the
-        wait once everything is submitted (None: no limit), as in :meth:`API.run_batch
-        <qiboconnection.api.API.run_batch>`.
+        At most ``max_parallel`` requests are in flight (a semaphore). Packing, per-circuit failures,
+        waiting and ``timeout`` are as in :meth:`API.run_batch <qiboconnection.api.API.run_batch>`.
 
         Raises:
             NotFoundError / DeviceNotAvailableError: the device does not exist or takes no jobs.
