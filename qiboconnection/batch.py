@@ -57,7 +57,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
-import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -71,7 +70,7 @@ from qiboconnection.polling import is_final
 if TYPE_CHECKING:
     from qiboconnection.api import API
     from qiboconnection.async_api import AsyncAPI
-    from qiboconnection.polling import Progress, Record
+    from qiboconnection.polling import Record
 
 __all__ = [
     "DEFAULT_BATCH_INTERVAL",
@@ -417,39 +416,6 @@ class _Batch:
         return self.outcomes
 
 
-class _Pace:
-    """When to poll again: backs off between rounds, shows progress, stops at the deadline."""
-
-    def __init__(
-        self, timeout: float, interval: float, progress: Progress, clock: Callable[[], float] = time.monotonic
-    ) -> None:
-        from qiboconnection.polling import Backoff
-
-        self._timeout = timeout
-        self._progress = progress
-        self._clock = clock
-        self._started = clock()
-        self._backoff = Backoff(interval)
-        self._finished = 0
-
-    def next(self, batch: _Batch) -> float | None:
-        """The pause before the next round, or None when nothing is left to wait for or time is up."""
-        elapsed = self._clock() - self._started
-        self._progress.update(batch.shown(), elapsed)
-        if not batch.waiting:
-            return None
-        if batch.finished > self._finished:
-            self._finished = batch.finished
-            self._backoff.reset()
-        remaining = self._timeout - elapsed
-        if remaining <= 0:
-            return None
-        return min(self._backoff.next(), remaining)
-
-    def close(self) -> None:
-        self._progress.close()
-
-
 def run_sync(
     api: API,
     circuits: Sequence[Any],
@@ -461,7 +427,7 @@ def run_sync(
     interval: float,
 ) -> list[BatchOutcome]:
     """The synchronous batch: a thread pool of ``max_parallel`` sends the jobs and fetches final ones."""
-    from qiboconnection.polling import ListingRounds, Progress
+    from qiboconnection.polling import ListingRounds, Pace, Progress
 
     limit = check_batch(
         circuits,
@@ -504,11 +470,11 @@ def run_sync(
 
         send_all(batch.first)
         rounds = ListingRounds()
-        pace = _Pace(limit, interval, Progress(enabled=api.show_progress))
+        pace = Pace(limit, interval, Progress(enabled=api.show_progress))
         try:
             while batch.waiting:
                 send_all(batch.settle(rounds.round(list(batch.waiting), api._listing_page, fetch_many)))
-                delay = pace.next(batch)
+                delay = pace.next(batch.shown(), len(batch.waiting), batch.finished)
                 if delay is None:
                     break
                 api._sleep(delay)
@@ -528,7 +494,7 @@ async def run_async(
     interval: float,
 ) -> list[BatchOutcome]:
     """The asynchronous batch: sending and fetching bounded by a semaphore of ``max_parallel``."""
-    from qiboconnection.polling import ListingRounds, Progress
+    from qiboconnection.polling import ListingRounds, Pace, Progress
 
     limit = check_batch(
         circuits,
@@ -575,13 +541,13 @@ async def run_async(
 
     await send_all(batch.first)
     rounds = ListingRounds()
-    pace = _Pace(limit, interval, Progress(enabled=api.show_progress))
+    pace = Pace(limit, interval, Progress(enabled=api.show_progress))
     try:
         while batch.waiting:
             await send_all(
                 batch.settle(await rounds.around(list(batch.waiting), api._listing_page, fetch_many))
             )
-            delay = pace.next(batch)
+            delay = pace.next(batch.shown(), len(batch.waiting), batch.finished)
             if delay is None:
                 break
             await asyncio.sleep(delay)

@@ -34,6 +34,7 @@ __all__ = [
     "POLL_FLOOR",
     "Backoff",
     "ListingRounds",
+    "Pace",
     "Progress",
     "async_wait_rounds",
     "fetch_each",
@@ -140,6 +141,47 @@ def _shown(latest: Mapping[int, Record | BaseException]) -> dict[int, Record]:
     }
 
 
+class Pace:
+    """When to poll again: the :class:`Backoff` between rounds, the progress line and the deadline.
+
+    ``timeout`` counts from the creation of the pace; ``clock`` is :func:`time.monotonic` unless given.
+    """
+
+    def __init__(
+        self,
+        timeout: float,
+        interval: float,
+        progress: Progress | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.timeout = timeout
+        self._progress = progress
+        self._clock = clock
+        self._started = clock()
+        self._backoff = Backoff(interval)
+        self._finished = 0
+
+    def next(self, shown: Mapping[int, Record], waiting: int, finished: int) -> float | None:
+        """After a round: show ``shown``; the pause before the next round, or None when no job is
+        ``waiting`` or the time is up. ``finished`` counts the jobs final so far; when it grows, the
+        backoff starts again from its floor."""
+        elapsed = self._clock() - self._started
+        if self._progress is not None:
+            self._progress.update(shown, elapsed)
+        if finished > self._finished:
+            self._finished = finished
+            self._backoff.reset()
+        remaining = self.timeout - elapsed
+        if not waiting or remaining <= 0:
+            return None
+        return min(self._backoff.next(), remaining)
+
+    def close(self) -> None:
+        """End the progress line."""
+        if self._progress is not None:
+            self._progress.close()
+
+
 class _Rounds:
     """The bookkeeping of a wait, shared by the synchronous and asynchronous loops."""
 
@@ -154,34 +196,24 @@ class _Rounds:
     ) -> None:
         self.pending = list(dict.fromkeys(job_ids))
         self.latest: dict[int, Record | BaseException] = {}
-        self._timeout = timeout
-        self._progress = progress
-        self._clock = clock
-        self._started = clock()
-        self._backoff = Backoff(interval)
+        self._total = len(self.pending)
+        self._pace = Pace(timeout, interval, progress, clock)
 
     def record(self, entries: Mapping[int, Record | BaseException]) -> float | None:
         """Store a round's records; the delay before the next round, or None when every job is final."""
         self.latest.update(entries)
-        before = len(self.pending)
         self.pending = [job_id for job_id in self.pending if not _settled(self.latest[job_id])]
-        if len(self.pending) < before:
-            self._backoff.reset()
-        elapsed = self._clock() - self._started
-        if self._progress is not None:
-            self._progress.update(_shown(self.latest), elapsed)
-        if not self.pending:
+        waiting = len(self.pending)
+        delay = self._pace.next(_shown(self.latest), waiting, self._total - waiting)
+        if delay is None:
+            if self.pending:
+                raise JobTimeoutError(self.pending, self._pace.timeout)
             return None
-        remaining = self._timeout - elapsed
-        if remaining <= 0:
-            raise JobTimeoutError(self.pending, self._timeout)
-        delay = min(self._backoff.next(), remaining)
-        logger.debug("%d jobs still running; next check in %.2f s", len(self.pending), delay)
+        logger.debug("%d jobs still running; next check in %.2f s", waiting, delay)
         return delay
 
     def close(self) -> None:
-        if self._progress is not None:
-            self._progress.close()
+        self._pace.close()
 
 
 def wait_rounds(
