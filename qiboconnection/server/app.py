@@ -61,8 +61,15 @@ class QaasApp:
         spec = load_spec(config.spec_path)
         self._allowed_methods = _method_table(spec)
         handlers = Handlers(self)
-        http = build_http_app(self, spec, handlers)
-        self._http = FastPath(self, spec, handlers, http) if config.fast_path else http
+        connexion_app = build_http_app(self, spec, handlers)
+
+        async def through_connexion(scope: Scope, receive: Any, send: Any) -> None:
+            # 405 answers come only from connexion's routing.
+            await connexion_app(scope, receive, self._with_allow_header(scope, send))
+
+        self._http = (
+            FastPath(self, spec, handlers, through_connexion) if config.fast_path else through_connexion
+        )
 
     def _ensure_users(self) -> None:
         """Create the configured users, or give existing ones the configured key and role."""
@@ -110,7 +117,6 @@ class QaasApp:
             receive = await self._limit_body(scope, receive, send)
             if receive is None:
                 return
-            send = self._with_allow_header(scope, send)
             if self.config.link_latency and scope.get("path", "").startswith("/api/"):
                 await asyncio.sleep(self.config.link_latency)
             if self.faults is not None:

@@ -72,8 +72,10 @@ class _Operation:
     method: str
     path: re.Pattern[str]
     path_params: tuple[_Parameter, ...]
-    headers: tuple[_Parameter, ...]
-    query: tuple[_Parameter, ...]
+    #: Declared headers by their lower-case names as ASGI gives them.
+    headers: dict[bytes, _Parameter]
+    #: Declared query parameters by name.
+    query: dict[str, _Parameter]
     body: Any | None
     secured: bool
 
@@ -146,7 +148,7 @@ class FastPath:
         authorization = None
         content_type = None
         seen: set[bytes] = set()
-        declared = {p.name.lower().encode("latin-1"): p for p in operation.headers}
+        declared = operation.headers
         for raw_name, raw_value in scope.get("headers", ()):
             name = raw_name.lower()
             if name in declared or name in (b"authorization", b"content-type"):
@@ -162,8 +164,8 @@ class FastPath:
                 value = raw_value.decode("latin-1")
                 if not parameter.validator.is_valid(value):
                     return None
-                headers[parameter.name.lower()] = value
-        if any(p.required and p.name.lower() not in headers for p in operation.headers):
+                headers[name.decode("latin-1")] = value
+        if any(p.required and n.decode("latin-1") not in headers for n, p in declared.items()):
             return None
 
         query = scope.get("query_string", b"")
@@ -174,16 +176,15 @@ class FastPath:
                 pairs = parse_qsl(query.decode("ascii"), keep_blank_values=True, strict_parsing=True)
             except (UnicodeDecodeError, ValueError):
                 return None
-            named = {p.name: p for p in operation.query}
             for key, value in pairs:
-                parameter = named.get(key)
+                parameter = operation.query.get(key)
                 if parameter is None or key in arguments:
                     return None
                 coerced = _coerce(parameter, value)
                 if coerced is _INVALID:
                     return None
                 arguments[key] = coerced
-        for parameter in operation.query:
+        for parameter in operation.query.values():
             if parameter.name not in arguments:
                 if parameter.required:
                     return None
@@ -360,8 +361,8 @@ def _compile(spec: dict[str, Any], operation_ids: tuple[str, ...]) -> list[_Oper
                     method=method,
                     path=re.compile(pattern),
                     path_params=tuple(p for p in compiled if p.kind == "path"),
-                    headers=tuple(p for p in compiled if p.kind == "header"),
-                    query=tuple(p for p in compiled if p.kind == "query"),
+                    headers={p.name.lower().encode("latin-1"): p for p in compiled if p.kind == "header"},
+                    query={p.name: p for p in compiled if p.kind == "query"},
                     body=body,
                     secured=bool(security),
                 )
