@@ -211,3 +211,18 @@ def test_the_fast_path_serves_the_frequent_requests(lanes: tuple[Any, Any], setu
         assert reached == ["/api/v1/devices", "/api/v1/jobs"]
     finally:
         lane._fallback = fallback
+
+
+def test_a_method_a_path_does_not_take_is_405_with_allow(
+    lanes: tuple[Any, Any], setup: dict[str, Any]
+) -> None:
+    fast, slow = lanes
+    token = setup["alice"]
+    for method, path, allowed in [
+        ("DELETE", "/circuits", "POST"),
+        ("PATCH", f"/jobs/{setup['job']}", "DELETE, GET"),
+        ("POST", "/jobs", "GET"),
+    ]:
+        answered = _same(fast, slow, token, method, path)
+        assert answered.status_code == 405, answered.text
+        assert answered.headers["allow"] == allowed
