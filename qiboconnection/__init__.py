@@ -10,15 +10,14 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from qiboconnection import errors as _errors
+from qiboconnection.config import CLIENT_VERSION as __version__
 from qiboconnection.errors import *  # noqa: F403 - the exception hierarchy is part of the package's surface
-
-__version__ = "0.30.0"
 
 if TYPE_CHECKING:
     # Re-exported names, loaded lazily at run time by __getattr__ below.
     from qiboconnection.api import API as API
     from qiboconnection.async_api import AsyncAPI as AsyncAPI
-    from qiboconnection.batch import BatchOutcome as BatchOutcome
+    from qiboconnection.batching import BatchOutcome as BatchOutcome
     from qiboconnection.remote_job import AsyncRemoteJob as AsyncRemoteJob
     from qiboconnection.remote_job import RemoteJob as RemoteJob
     from qiboconnection.typings.connection import ConnectionConfiguration as ConnectionConfiguration
@@ -28,7 +27,7 @@ _LAZY = {
     "API": "qiboconnection.api",
     "AsyncAPI": "qiboconnection.async_api",
     "AsyncRemoteJob": "qiboconnection.remote_job",
-    "BatchOutcome": "qiboconnection.batch",
+    "BatchOutcome": "qiboconnection.batching",
     "ConnectionConfiguration": "qiboconnection.typings.connection",
     "RemoteJob": "qiboconnection.remote_job",
     "VQA": "qiboconnection.typings.vqa",

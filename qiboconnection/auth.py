@@ -1,9 +1,14 @@
 """Authentication against the QaaS: an ``httpx.Auth`` that logs in, attaches and renews tokens.
 
-The login and refresh requests are yielded from :meth:`QaaSAuth.auth_flow`, so one implementation
-serves both ``httpx.Client`` and ``httpx.AsyncClient``. Token state is guarded by a lock; the
-generation counter lets a request that failed with an old token reuse a token another thread has
-already renewed instead of renewing again.
+One generator, :meth:`QaaSAuth.auth_flow`, holds the whole token logic for the synchronous and the
+asynchronous client: it yields the request to send with its token, and a :class:`TokenCall` whenever
+tokens must be fetched (log in with username and API key, or refresh). ``sync_auth_flow`` and
+``async_auth_flow`` drive it, running each token call through the generated
+``create_authorisation_token`` / ``refresh_authorisation_token`` operations on the session's token
+client (see :mod:`qiboconnection.clients`).
+
+Token state is guarded by a lock; the generation counter lets a request that failed with an old token
+reuse a token another thread or task has already renewed instead of renewing again.
 """
 
 from __future__ import annotations
@@ -13,18 +18,25 @@ import json
 import logging
 import threading
 import time
-from collections.abc import Generator
+from collections.abc import AsyncGenerator, Generator
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
 import jwt
-import orjson
+from qaas_client import Client
+from qaas_client.api.auth import create_authorisation_token, refresh_authorisation_token
+from qaas_client.models.access_token_response import AccessTokenResponse
+from qaas_client.models.authorisation_request import AuthorisationRequest
+from qaas_client.models.problem import Problem
+from qaas_client.models.refresh_request import RefreshRequest
+from qaas_client.types import Response
 
+from qiboconnection.clients import last_response, refresh_bearer, reset_last_response
 from qiboconnection.errors import AuthenticationError, QiboconnectionError
-from qiboconnection.problems import error_for, is_expired_token_answer
+from qiboconnection.problems import answer_of, error_for, is_expired_token_answer, unreadable
 
-__all__ = ["QaaSAuth", "TokenPair"]
+__all__ = ["QaaSAuth", "TokenCall", "TokenPair"]
 
 logger = logging.getLogger("qiboconnection.auth")
 
@@ -32,6 +44,22 @@ GRANT_TYPE = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 SCOPE = "user profile"
 # Renew a little before the access token's own expiry, so it does not lapse in flight.
 _EXPIRY_MARGIN = 5.0
+#: Errors of the generated parser on an answer of an unexpected shape.
+_PARSE_ERRORS = (KeyError, TypeError, ValueError, AttributeError)
+
+TokenAnswer = Response[AccessTokenResponse | Problem]
+
+
+@dataclass(frozen=True)
+class TokenCall:
+    """A token operation the auth flow needs: log in (``refresh`` None) or refresh with ``refresh``."""
+
+    refresh: str | None = None
+
+    @property
+    def what(self) -> str:
+        """How errors describe the call."""
+        return "log in" if self.refresh is None else "refresh the access token"
 
 
 @dataclass(frozen=True)
@@ -64,35 +92,36 @@ def _number(value: Any) -> float | None:
     return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
 
 
-def parse_tokens(content: bytes, previous_refresh: str | None = None) -> TokenPair:
-    """Parse a token answer; a refresh answer without refresh token keeps ``previous_refresh``."""
-    try:
-        body = orjson.loads(content)
-        access = body["accessToken"]
-    except (orjson.JSONDecodeError, KeyError, TypeError):
-        raise AuthenticationError(
-            "The service's token answer has no accessToken", 200, detail="malformed token answer"
-        ) from None
+def tokens_of(answer: AccessTokenResponse, previous_refresh: str | None = None) -> TokenPair:
+    """The tokens of a login or refresh answer; a refresh answer without refresh token keeps
+    ``previous_refresh``."""
+    access = answer.access_token
     if not isinstance(access, str) or not access:
         raise AuthenticationError("The service's token answer has no accessToken", 200)
-    refresh = body.get("refreshToken") or previous_refresh
+    refresh = answer.refresh_token if isinstance(answer.refresh_token, str) and answer.refresh_token else None
+    refresh = refresh or previous_refresh
     claims = _claims(access)
     user_id = claims.get("user_id")
+    role = claims.get("user_role")
     return TokenPair(
         access=access,
-        refresh=refresh if isinstance(refresh, str) else None,
+        refresh=refresh,
         access_exp=_number(claims.get("exp")),
-        refresh_exp=_number(_claims(refresh).get("exp")) if isinstance(refresh, str) else None,
+        refresh_exp=_number(_claims(refresh).get("exp")) if refresh is not None else None,
         user_id=user_id if isinstance(user_id, int) and not isinstance(user_id, bool) else None,
-        role=claims.get("user_role") if isinstance(claims.get("user_role"), str) else None,
+        role=role if isinstance(role, str) else None,
     )
+
+
+FlowStep = httpx.Request | TokenCall
+FlowAnswer = httpx.Response | TokenAnswer
 
 
 class QaaSAuth(httpx.Auth):
     """Logs in with username and API key, sends the access token, renews it when refused or expired.
 
     A request answered 401 (or the hosted 400 about the token, or any 400 once the token is past its
-    expiry) is retried once after renewing: with the refresh token while it is usable, otherwise (or
+    expiry) is sent again once after renewing: with the refresh token while it is usable, otherwise (or
     when the refresh is refused) by logging in again.
     """
 
@@ -103,25 +132,33 @@ class QaaSAuth(httpx.Auth):
         username: str,
         api_key: str,
         *,
-        base_url: str,
         audience: str,
-        client_version: str,
         user_id: int | None = None,
     ) -> None:
         self._username = username
         self._api_key = api_key
-        self._base_url = httpx.URL(base_url.rstrip("/") + "/")
         self._audience = audience
-        self._client_version = client_version
         self._configured_user_id = user_id
         self._lock = threading.Lock()
         self._tokens: TokenPair | None = None
         self._generation = 0
         self._honours_idempotency_keys = False
+        self._token_client: Client | None = None
 
     def __repr__(self) -> str:
         state = "logged in" if self._tokens is not None else "not logged in"
         return f"<QaaSAuth username={self._username!r} {state}>"
+
+    def use_token_client(self, client: Client) -> None:
+        """Run token calls over ``client`` (a generated client without auth; see :mod:`~qiboconnection.clients`)."""
+        self._token_client = client
+
+    @property
+    def token_client(self) -> Client:
+        """The generated client token calls go through."""
+        if self._token_client is None:
+            raise QiboconnectionError("The authentication has no token client (see use_token_client)")
+        return self._token_client
 
     # -- state ---------------------------------------------------------------------------------
 
@@ -149,9 +186,6 @@ class QaaSAuth(httpx.Auth):
         """Whether the service said (``X-Idempotency-Keys: honoured``) that resent submissions are safe."""
         return self._honours_idempotency_keys
 
-    def _note_capabilities(self, response: httpx.Response) -> None:
-        self._honours_idempotency_keys = response.headers.get("X-Idempotency-Keys", "").lower() == "honoured"
-
     @property
     def logged_in(self) -> bool:
         """Whether tokens are held."""
@@ -161,11 +195,10 @@ class QaaSAuth(httpx.Auth):
         with self._lock:
             return self._tokens, self._generation
 
-    def _store(self, tokens: TokenPair) -> int:
+    def _store(self, tokens: TokenPair) -> None:
         with self._lock:
             self._tokens = tokens
             self._generation += 1
-            return self._generation
 
     @staticmethod
     def _usable(tokens: TokenPair | None, now: float) -> bool:
@@ -173,136 +206,161 @@ class QaaSAuth(httpx.Auth):
             return False
         return tokens.access_exp is None or now < tokens.access_exp - _EXPIRY_MARGIN
 
-    # -- requests ------------------------------------------------------------------------------
-
-    def _request(self, kwargs: dict[str, Any], bearer: str | None = None) -> httpx.Request:
-        headers = dict(kwargs.get("headers", {}))
-        headers["X-Client-Version"] = self._client_version
-        if bearer is not None:
-            headers["Authorization"] = f"Bearer {bearer}"
-        url = self._base_url.join(str(kwargs["url"]).lstrip("/"))
-        return httpx.Request(kwargs["method"], url, json=kwargs.get("json"), headers=headers)
-
-    def _login_request(self) -> httpx.Request:
-        from qaas_client.api.auth import create_authorisation_token
-        from qaas_client.models.authorisation_request import AuthorisationRequest
-
-        assertion = {
+    def _assertion(self) -> AuthorisationRequest:
+        claims = {
             "user_id": self._configured_user_id,
             "username": self._username,
             "api_key": self._api_key,
             "audience": self._audience,
             "iat": int(time.time()),
         }
-        encoded = base64.urlsafe_b64encode(json.dumps(assertion).encode()).decode()
-        body = AuthorisationRequest(grant_type=GRANT_TYPE, assertion=encoded, scope=SCOPE)
-        return self._request(create_authorisation_token._get_kwargs(body=body))
-
-    def _refresh_request(self, refresh_token: str) -> httpx.Request:
-        from qaas_client.api.auth import refresh_authorisation_token
-        from qaas_client.models.refresh_request import RefreshRequest
-
-        kwargs = refresh_authorisation_token._get_kwargs(body=RefreshRequest())
-        return self._request(kwargs, bearer=refresh_token)
+        encoded = base64.urlsafe_b64encode(json.dumps(claims).encode()).decode()
+        return AuthorisationRequest(grant_type=GRANT_TYPE, assertion=encoded, scope=SCOPE)
 
     # -- flows ---------------------------------------------------------------------------------
 
-    def login_flow(self) -> Generator[httpx.Request, httpx.Response, TokenPair]:
+    def _accept(self, answer: FlowAnswer, call: TokenCall, previous_refresh: str | None = None) -> TokenPair:
+        """Store the tokens of a token call's answer; raises its error when it is one."""
+        if isinstance(answer, httpx.Response):
+            raise QiboconnectionError(f"Could not {call.what}: the token call got an HTTP answer of its own")
+        what = f"log in as {self._username!r}" if call.refresh is None else call.what
+        tokens = tokens_of(answer_of(answer, AccessTokenResponse, what=what), previous_refresh)
+        self._honours_idempotency_keys = answer.headers.get("X-Idempotency-Keys", "").lower() == "honoured"
+        self._store(tokens)
+        return tokens
+
+    def login_flow(self) -> Generator[TokenCall, FlowAnswer, TokenPair]:
         """Log in with username and API key; raises AuthenticationError when refused."""
         logger.debug("Logging in as %s", self._username)
-        response = yield self._login_request()
-        if not response.is_success:
-            error = error_for(
-                response.status_code, response.content, response.headers, what=f"log in as {self._username!r}"
-            )
-            raise error
-        tokens = parse_tokens(response.content)
-        self._note_capabilities(response)
-        self._store(tokens)
+        call = TokenCall()
+        tokens = self._accept((yield call), call)
         logger.debug("Logged in as %s (user id %s)", self._username, tokens.user_id)
         return tokens
 
-    def _renew_flow(self, stale_generation: int) -> Generator[httpx.Request, httpx.Response, TokenPair]:
+    def _renew_flow(self, stale_generation: int) -> Generator[TokenCall, FlowAnswer, TokenPair]:
         """Get a usable access token: reuse one renewed meanwhile, else refresh, else log in again."""
         tokens, generation = self._snapshot()
         now = time.time()
-        if generation != stale_generation and self._usable(tokens, now):
-            assert tokens is not None
+        if tokens is not None and generation != stale_generation and self._usable(tokens, now):
             return tokens
         if tokens is not None and tokens.refresh and (tokens.refresh_exp is None or now < tokens.refresh_exp):
-            response = yield self._refresh_request(tokens.refresh)
-            if response.is_success:
-                try:
-                    renewed = parse_tokens(response.content, previous_refresh=tokens.refresh)
-                except QiboconnectionError:
-                    logger.debug("Token refresh answer unusable; logging in again")
-                else:
-                    self._note_capabilities(response)
-                    self._store(renewed)
-                    logger.debug("Access token refreshed")
-                    return renewed
-            elif response.status_code >= 500 or response.status_code == 429:
-                raise error_for(
-                    response.status_code, response.content, response.headers, what="refresh the access token"
-                )
+            call = TokenCall(refresh=tokens.refresh)
+            answer = yield call
+            status = int(answer.status_code)
+            if status >= 500 or status == 429:
+                raise error_for(status, answer.content, answer.headers, what=call.what)
+            try:
+                renewed = self._accept(answer, call, previous_refresh=tokens.refresh)
+            except QiboconnectionError as error:
+                logger.debug("Token refresh refused or unusable (%s); logging in again", error)
             else:
-                logger.debug("Token refresh refused (HTTP %s); logging in again", response.status_code)
+                logger.debug("Access token refreshed")
+                return renewed
         return (yield from self.login_flow())
 
-    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+    def auth_flow(self, request: httpx.Request) -> Generator[FlowStep, FlowAnswer, None]:
         """Attach the access token, renewing it first when missing or expired and once when refused."""
         tokens, generation = self._snapshot()
-        if not self._usable(tokens, time.time()):
+        if tokens is None or not self._usable(tokens, time.time()):
             tokens = yield from self._renew_flow(generation)
             generation = self._snapshot()[1]
-        assert tokens is not None
         request.headers["Authorization"] = f"Bearer {tokens.access}"
         response = yield request
-        if self._should_renew(response, tokens):
+        if isinstance(response, httpx.Response) and self.refused(
+            response.status_code, response.content, tokens
+        ):
             logger.debug("Access token refused (HTTP %s); renewing it", response.status_code)
             tokens = yield from self._renew_flow(generation)
             request.headers["Authorization"] = f"Bearer {tokens.access}"
             yield request
 
-    def usable_tokens(self) -> TokenPair | None:
-        """The tokens held, when the access token can be sent as it is (logged in, not about to expire)."""
-        tokens = self._tokens
-        return tokens if self._usable(tokens, time.time()) else None
-
     @staticmethod
     def refused(status: int, content: bytes, tokens: TokenPair) -> bool:
-        """Whether an answer (``status``, ``content``) refused the access token of ``tokens`` (so it must
-        be renewed)."""
+        """Whether an answer (``status``, ``content``) refused the access token of ``tokens``."""
         if status < 400:
             return False
         if is_expired_token_answer(status, content):
             return True
         return status == 400 and tokens.access_exp is not None and time.time() >= tokens.access_exp
 
-    @staticmethod
-    def _should_renew(response: httpx.Response, tokens: TokenPair) -> bool:
-        return QaaSAuth.refused(response.status_code, response.content, tokens)
+    # -- drivers -------------------------------------------------------------------------------
 
-    # -- eager login -----------------------------------------------------------------------------
+    def _token_call_sync(self, call: TokenCall) -> TokenAnswer:
+        client = self.token_client
+        reset_last_response()
+        try:
+            if call.refresh is None:
+                return create_authorisation_token.sync_detailed(client=client, body=self._assertion())
+            with refresh_bearer(call.refresh):
+                return refresh_authorisation_token.sync_detailed(client=client, body=RefreshRequest())
+        except _PARSE_ERRORS as error:
+            raise unreadable(last_response(), error, what=call.what) from None
 
-    def sync_login(self, client: httpx.Client) -> TokenPair:
-        """Log in now over ``client``."""
-        flow = self.login_flow()
-        request = next(flow)
+    async def _token_call_async(self, call: TokenCall) -> TokenAnswer:
+        client = self.token_client
+        reset_last_response()
+        try:
+            if call.refresh is None:
+                return await create_authorisation_token.asyncio_detailed(
+                    client=client, body=self._assertion()
+                )
+            with refresh_bearer(call.refresh):
+                return await refresh_authorisation_token.asyncio_detailed(
+                    client=client, body=RefreshRequest()
+                )
+        except _PARSE_ERRORS as error:
+            raise unreadable(last_response(), error, what=call.what) from None
+
+    def sync_auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+        """:meth:`auth_flow` for ``httpx.Client``: token calls run through the generated operations."""
+        flow = self.auth_flow(request)
+        step = next(flow)
         while True:
-            response = client.send(request, auth=None)
+            answer: FlowAnswer
+            if isinstance(step, TokenCall):
+                answer = self._token_call_sync(step)
+            else:
+                answer = yield step
+                answer.read()
             try:
-                request = flow.send(response)
-            except StopIteration as done:
-                return done.value
+                step = flow.send(answer)
+            except StopIteration:
+                return
 
-    async def async_login(self, client: httpx.AsyncClient) -> TokenPair:
-        """Log in now over ``client``."""
-        flow = self.login_flow()
-        request = next(flow)
+    async def async_auth_flow(self, request: httpx.Request) -> AsyncGenerator[httpx.Request, httpx.Response]:
+        """:meth:`auth_flow` for ``httpx.AsyncClient``: token calls run through the generated operations."""
+        flow = self.auth_flow(request)
+        step = next(flow)
         while True:
-            response = await client.send(request, auth=None)
+            answer: FlowAnswer
+            if isinstance(step, TokenCall):
+                answer = await self._token_call_async(step)
+            else:
+                answer = yield step
+                await answer.aread()
             try:
-                request = flow.send(response)
-            except StopIteration as done:
-                return done.value
+                step = flow.send(answer)
+            except StopIteration:
+                return
+
+    def login_sync(self) -> TokenPair:
+        """Log in now (synchronous session)."""
+        flow = self.login_flow()
+        call = next(flow)
+        try:
+            flow.send(self._token_call_sync(call))
+        except StopIteration as done:
+            tokens: TokenPair = done.value
+            return tokens
+        raise QiboconnectionError("The login flow asked for more than one token call")
+
+    async def login_async(self) -> TokenPair:
+        """Log in now (asynchronous session)."""
+        flow = self.login_flow()
+        call = next(flow)
+        try:
+            flow.send(await self._token_call_async(call))
+        except StopIteration as done:
+            tokens: TokenPair = done.value
+            return tokens
+        raise QiboconnectionError("The login flow asked for more than one token call")

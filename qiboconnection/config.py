@@ -7,6 +7,7 @@
 ``QIBOCONNECTION_RETRY_BUDGET`` seconds, in total, one call may spend retrying (default 30).
 ``QIBOCONNECTION_MAX_RESULT_BYTES`` largest decompressed result accepted (default 1 GiB).
 ``QIBOCONNECTION_PROGRESS``     ``0`` turns off the progress line shown while waiting for jobs.
+``QIBOCONNECTION_HTTP2``        ``1`` speaks HTTP/2 where the service offers it (``pip install qiboconnection[http2]``).
 """
 
 from __future__ import annotations
@@ -16,8 +17,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TypeVar
 
-__all__ = ["API_PREFIX", "DEFAULT_SERVICE_URL", "RetryPolicy", "Settings"]
+__all__ = ["API_PREFIX", "CLIENT_VERSION", "DEFAULT_SERVICE_URL", "RetryPolicy", "Settings"]
 
+#: This client's version, sent as ``X-Client-Version``.
+CLIENT_VERSION = "0.30.0"
 DEFAULT_SERVICE_URL = "https://pro-api.qaas.qilimanjaro.tech"
 API_PREFIX = "/api/v1"
 
@@ -50,6 +53,7 @@ class Settings:
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     max_result_bytes: int = 1 << 30
     progress: bool = True
+    http2: bool = False
     send_idempotency_key: bool = True
     # Resend a submission whose answer was lost: None follows the service's X-Idempotency-Keys answer.
     resend_submissions: bool | None = None
@@ -83,8 +87,8 @@ class Settings:
             timeout=_number(env, "QIBOCONNECTION_TIMEOUT", 10.0, float),
             retry=retry,
             max_result_bytes=_number(env, "QIBOCONNECTION_MAX_RESULT_BYTES", 1 << 30, int),
-            progress=env.get("QIBOCONNECTION_PROGRESS", "1").strip().lower()
-            not in {"0", "false", "no", "off"},
+            progress=_flag(env, "QIBOCONNECTION_PROGRESS", True),
+            http2=_flag(env, "QIBOCONNECTION_HTTP2", False),
         )
 
 
@@ -96,3 +100,10 @@ def _number(env: Mapping[str, str], name: str, default: _N, kind: type[_N]) -> _
         return kind(raw.strip())
     except ValueError:
         raise ValueError(f"{name} must be a number, not {raw!r}") from None
+
+
+def _flag(env: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = env.get(name)
+    if raw is None or not raw.strip():
+        return default
+    return raw.strip().lower() not in {"0", "false", "no", "off"}

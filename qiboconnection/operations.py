@@ -1,21 +1,22 @@
-"""What the synchronous and asynchronous sessions share: argument checks, requests and answer handling.
+"""What a session checks and sends: argument checks, and each operation as a :class:`Request`.
 
-Each public operation is split into a :class:`Request` (the generated operation, its arguments, how it
-may be retried and how to describe it in errors) and a function that interprets the reply. ``API`` runs a
-request with :func:`qiboconnection.transport.call`, ``AsyncAPI`` with :func:`~qiboconnection.transport.acall`;
-neither builds bodies or reads answers on its own.
+A :class:`Request` names the generated operation to call, the model of its answer, when it may be sent
+again and how errors describe it; it sends nothing itself. The drivers
+(``qiboconnection._async.calls`` and its synchronous twin) send it and read the answer.
 """
 
 from __future__ import annotations
 
+import enum
 import math
 import threading
 import time
 import uuid
 import warnings
-from collections.abc import Sequence
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from types import ModuleType
+from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast
 
 from qiboconnection.errors import (
     ConflictError,
@@ -29,13 +30,24 @@ from qiboconnection.models.devices import Device
 from qiboconnection.models.jobs import JobData
 
 if TYPE_CHECKING:
+    from qaas_client import Client
+    from qaas_client.models.device import Device as DeviceModel
+    from qaas_client.models.device_page import DevicePage
+    from qaas_client.models.job import Job as JobModel
+    from qaas_client.models.job_created import JobCreated
+    from qaas_client.models.job_page import JobPage
+    from qaas_client.models.job_submission_job_type import JobSubmissionJobType
+    from qaas_client.types import Response
+
     from qiboconnection.config import Settings
-    from qiboconnection.transport import Reply, Retry
+
+_T = TypeVar("_T")
 
 __all__ = [
     "DEVICE_INFO_SECONDS",
     "DeviceInfo",
     "Request",
+    "Retry",
     "Submission",
     "cancel_job_request",
     "check_device",
@@ -48,13 +60,15 @@ __all__ = [
     "device_refusal",
     "get_device_request",
     "get_job_request",
-    "job_id_of",
     "job_record_of",
+    "list_devices_request",
     "list_jobs_request",
     "plan_submission",
     "qasm_description",
+    "request",
     "result_of_job",
     "set_device_status_request",
+    "status_request",
     "submit_request",
 ]
 
@@ -118,33 +132,74 @@ def job_ids_of(jobs: Any, name: str = "job_ids") -> list[int]:
 # -- requests --------------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Request:
-    """One call of a generated operation: the module, its arguments, its retry mode and a description."""
+class Retry(enum.Enum):
+    """When a call may be sent again (the drivers decide how, see :mod:`qiboconnection.retries`).
 
-    op: Any
+    ``IDEMPOTENT``: after a 5xx, a 429 or a transport error (GET, PUT, DELETE, and a job submission
+    whose ``Idempotency-Key`` the service honours). ``CONNECT_ONLY``: only when the request provably
+    never reached the service, or the service said it did not take it (429, 503).
+    """
+
+    IDEMPOTENT = "idempotent"
+    CONNECT_ONLY = "connect-only"
+
+
+@dataclass(frozen=True)
+class Request(Generic[_T]):
+    """One call of a generated operation: how to send it (``send_sync`` / ``send_async`` run its
+    ``sync_detailed`` / ``asyncio_detailed`` on a client), the model of its answer, when it may be sent
+    again and how errors describe it."""
+
     what: str
     mode: Retry
-    kwargs: dict[str, Any] = field(default_factory=dict)
+    model: type[_T]
+    send_sync: Callable[[Client], Response[Any]]
+    send_async: Callable[[Client], Awaitable[Response[Any]]]
 
 
-def _idempotent() -> Retry:
-    from qiboconnection.transport import Retry
+def request(
+    what: str, mode: Retry, model: type[_T], op: ModuleType, *args: Any, **kwargs: Any
+) -> Request[_T]:
+    """The :class:`Request` calling the generated operation module ``op`` with ``args`` and ``kwargs``."""
 
-    return Retry.IDEMPOTENT
+    def send_sync(client: Client) -> Response[Any]:
+        answer: Response[Any] = op.sync_detailed(*args, client=client, **kwargs)
+        return answer
+
+    async def send_async(client: Client) -> Response[Any]:
+        answer: Response[Any] = await op.asyncio_detailed(*args, client=client, **kwargs)
+        return answer
+
+    return Request(what, mode, model, send_sync, send_async)
 
 
-def get_device_request(device_id: int) -> Request:
+def status_request() -> Request[str]:
+    """Ask whether the service is up."""
+    from qaas_client.api.health import get_status
+
+    return request("check the service status", Retry.IDEMPOTENT, str, get_status)
+
+
+def get_device_request(device_id: int) -> Request[DeviceModel]:
     """Fetch one device."""
     from qaas_client.api.devices import get_device
+    from qaas_client.models.device import Device as DeviceModel
 
     check_int(device_id, "device_id")
-    return Request(get_device, f"get device {device_id}", _idempotent(), {"device_id": device_id})
+    return request(f"get device {device_id}", Retry.IDEMPOTENT, DeviceModel, get_device, device_id)
 
 
-def device_of(reply: Reply) -> Device:
-    """The device in an answer."""
-    return Device(reply.data)
+def list_devices_request(page: int, per_page: int) -> Request[DevicePage]:
+    """One page of the devices."""
+    from qaas_client.api.devices import list_devices
+    from qaas_client.models.device_page import DevicePage
+
+    return request("list devices", Retry.IDEMPOTENT, DevicePage, list_devices, page=page, per_page=per_page)
+
+
+def device_of(model: DeviceModel) -> Device:
+    """The device of an answer."""
+    return Device(model.to_dict())
 
 
 #: How long, in seconds, a session reuses a device's record for the checks before a submission (exists,
@@ -197,70 +252,79 @@ def device_refusal(error: BaseException) -> bool:
     return isinstance(error, NotFoundError | ConflictError | InvalidRequestError)
 
 
-def set_device_status_request(device_id: int, status: str) -> Request:
+def set_device_status_request(device_id: int, status: str) -> Request[DeviceModel]:
     """Put a device online or into maintenance (admin)."""
     from qaas_client.api.devices import update_device_status
+    from qaas_client.models.device import Device as DeviceModel
     from qaas_client.models.device_status_update import DeviceStatusUpdate
 
     check_int(device_id, "device_id")
-    return Request(
-        update_device_status,
+    if status not in ("online", "maintenance"):
+        raise ValueError(f"status must be 'online' or 'maintenance', not {status!r}")
+    return request(
         f"set device {device_id} {status}",
-        _idempotent(),
-        {"device_id": device_id, "body": DeviceStatusUpdate(status=status)},  # type: ignore[arg-type]
+        Retry.IDEMPOTENT,
+        DeviceModel,
+        update_device_status,
+        device_id,
+        body=DeviceStatusUpdate(status=status),
     )
 
 
-def get_job_request(job_id: int) -> Request:
+def get_job_request(job_id: int) -> Request[JobModel]:
     """Fetch one job record."""
     from qaas_client.api.jobs import get_job
+    from qaas_client.models.job import Job as JobModel
 
     check_int(job_id, "job_id")
-    return Request(get_job, f"get job {job_id}", _idempotent(), {"job_id": job_id})
+    return request(f"get job {job_id}", Retry.IDEMPOTENT, JobModel, get_job, job_id)
 
 
-def list_jobs_request(page: int, per_page: int) -> Request:
+def list_jobs_request(page: int, per_page: int, favourites: bool = False) -> Request[JobPage]:
     """One page of the user's job summaries, newest first."""
     from qaas_client.api.jobs import list_jobs
+    from qaas_client.models.job_page import JobPage
 
-    return Request(
-        list_jobs,
+    return request(
         "list jobs",
-        _idempotent(),
-        {"favourites": False, "page": check_int(page, "page", minimum=1), "per_page": per_page},
+        Retry.IDEMPOTENT,
+        JobPage,
+        list_jobs,
+        favourites=favourites,
+        page=check_int(page, "page", minimum=1),
+        per_page=per_page,
     )
 
 
-def job_record_of(reply: Reply, job_id: int) -> dict[str, Any]:
-    """The job record in an answer; QiboconnectionError when it is not one."""
-    data = reply.data
-    if not isinstance(data, dict):
-        raise QiboconnectionError(
-            f"The service answered job {job_id} with {type(data).__name__}, not a record"
-        )
-    return data
+def job_record_of(model: JobModel, job_id: int) -> dict[str, Any]:
+    """The record of a fetched job; QiboconnectionError when the service sent another job's."""
+    if model.job_id != job_id:
+        raise QiboconnectionError(f"The service answered job {job_id} with the record of job {model.job_id}")
+    return model.to_dict()
 
 
-def cancel_job_request(job_id: int) -> Request:
+def cancel_job_request(job_id: int) -> Request[None]:
     """Cancel a job."""
     from qaas_client.api.jobs import cancel_job
     from qaas_client.models.job_cancel import JobCancel
 
     check_int(job_id, "job_id")
-    return Request(
-        cancel_job,
+    return request(
         f"cancel job {job_id}",
-        _idempotent(),
-        {"job_id": job_id, "body": JobCancel(job_id=job_id)},
+        Retry.IDEMPOTENT,
+        type(None),
+        cancel_job,
+        job_id,
+        body=JobCancel(job_id=job_id),
     )
 
 
-def delete_job_request(job_id: int) -> Request:
+def delete_job_request(job_id: int) -> Request[None]:
     """Delete a job (admin)."""
     from qaas_client.api.jobs import delete_job
 
     check_int(job_id, "job_id")
-    return Request(delete_job, f"delete job {job_id}", _idempotent(), {"job_id": job_id})
+    return request(f"delete job {job_id}", Retry.IDEMPOTENT, type(None), delete_job, job_id)
 
 
 def result_of_job(job: JobData) -> Any:
@@ -361,34 +425,35 @@ def check_device(device: Device, nshots: int) -> None:
 
 def submit_request(
     submission: Submission, device_id: int, *, user_id: int | None, idempotency_key: bool, resend: bool = True
-) -> Request:
+) -> Request[JobCreated]:
     """Send ``submission`` to one device.
 
     With ``idempotency_key`` the request carries a fresh key; with ``resend`` as well, a submission
-    whose answer was lost (5xx, 429, a dropped connection) is sent again with that key. Without
-    ``resend`` it is sent again only when it provably never reached the service.
+    whose answer was lost (5xx, a dropped connection) is sent again with that key. Without ``resend``
+    it is sent again only when it provably never reached the service, or the service said it did not
+    take it (429, 503).
     """
     from qaas_client.api.jobs import submit_job
+    from qaas_client.models.job_created import JobCreated
     from qaas_client.models.job_submission import JobSubmission
-
-    from qiboconnection.transport import Retry
 
     body = JobSubmission(
         user_id=user_id,
         device_id=device_id,
         number_shots=submission.nshots,
-        job_type=submission.job_type,  # type: ignore[arg-type]
+        job_type=cast("JobSubmissionJobType", submission.job_type),
         description=submission.description,
         name=submission.name,
         summary=submission.summary,
     )
-    kwargs: dict[str, Any] = {"body": body}
     mode = Retry.CONNECT_ONLY
+    kwargs: dict[str, Any] = {"body": body}
     if idempotency_key:
         kwargs["idempotency_key"] = str(uuid.uuid4())
         if resend:
             mode = Retry.IDEMPOTENT
-    return Request(submit_job, f"submit a {submission.job_type} job to device {device_id}", mode, kwargs)
+    what = f"submit a {submission.job_type} job to device {device_id}"
+    return request(what, mode, JobCreated, submit_job, **kwargs)
 
 
 def resend_submissions(settings: Settings, service_honours_keys: bool) -> bool:
@@ -396,14 +461,6 @@ def resend_submissions(settings: Settings, service_honours_keys: bool) -> bool:
     if not settings.send_idempotency_key:
         return False
     return service_honours_keys if settings.resend_submissions is None else settings.resend_submissions
-
-
-def job_id_of(reply: Reply) -> int:
-    """The job id the service gave a submitted job."""
-    job_id = reply.data.get("job_id") if isinstance(reply.data, dict) else None
-    if not isinstance(job_id, int) or isinstance(job_id, bool):
-        raise QiboconnectionError(f"The service accepted the job but returned no job id: {reply.data!r}")
-    return job_id
 
 
 def qasm_description(qasm: str, source: str = "the QASM program") -> tuple[str, str]:

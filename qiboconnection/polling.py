@@ -15,14 +15,13 @@ when the listing shows it final. A job the listing does not show is fetched on i
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import sys
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable, Iterable, Mapping
-from concurrent.futures import Executor
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any, TextIO
+from urllib.parse import parse_qs, urlsplit
 
 from qiboconnection.errors import JobTimeoutError
 
@@ -36,11 +35,10 @@ __all__ = [
     "ListingRounds",
     "Pace",
     "Progress",
-    "async_wait_rounds",
-    "fetch_each",
+    "Record",
+    "Rounds",
     "is_final",
-    "wait_for_jobs",
-    "wait_rounds",
+    "next_page",
 ]
 
 logger = logging.getLogger("qiboconnection.polling")
@@ -126,8 +124,6 @@ class Backoff:
 Record = Mapping[str, Any]
 #: Fetches the current records of the given jobs in one round; an exception in place of a record
 #: makes that job final (its fetch failed), leaving the others to continue.
-RoundFetcher = Callable[[list[int]], Mapping[int, "Record | BaseException"]]
-AsyncRoundFetcher = Callable[[list[int]], Awaitable[Mapping[int, "Record | BaseException"]]]
 
 
 def _settled(entry: Record | BaseException) -> bool:
@@ -182,8 +178,8 @@ class Pace:
             self._progress.close()
 
 
-class _Rounds:
-    """The bookkeeping of a wait, shared by the synchronous and asynchronous loops."""
+class Rounds:
+    """The bookkeeping of a wait (the loops are in ``qiboconnection._async.waiting`` and its twin)."""
 
     def __init__(
         self,
@@ -214,61 +210,6 @@ class _Rounds:
 
     def close(self) -> None:
         self._pace.close()
-
-
-def wait_rounds(
-    job_ids: Iterable[int],
-    fetch_round: RoundFetcher,
-    *,
-    timeout: float,
-    interval: float,
-    progress: Progress | None = None,
-    sleep: Callable[[float], None] = time.sleep,
-    clock: Callable[[], float] = time.monotonic,
-) -> dict[int, Record | BaseException]:
-    """Poll in rounds (each asks only about jobs not yet final) until all are final; return the last entries.
-
-    Raises:
-        JobTimeoutError: some jobs were not final after ``timeout`` seconds.
-    """
-    rounds = _Rounds(job_ids, timeout=timeout, interval=interval, progress=progress, clock=clock)
-    try:
-        while rounds.pending:
-            delay = rounds.record(fetch_round(list(rounds.pending)))
-            if delay is None:
-                break
-            sleep(delay)
-        return rounds.latest
-    finally:
-        rounds.close()
-
-
-async def async_wait_rounds(
-    job_ids: Iterable[int],
-    fetch_round: AsyncRoundFetcher,
-    *,
-    timeout: float,
-    interval: float,
-    progress: Progress | None = None,
-    clock: Callable[[], float] = time.monotonic,
-) -> dict[int, Record | BaseException]:
-    """The asynchronous twin of :func:`wait_rounds`."""
-    rounds = _Rounds(job_ids, timeout=timeout, interval=interval, progress=progress, clock=clock)
-    try:
-        while rounds.pending:
-            delay = rounds.record(await fetch_round(list(rounds.pending)))
-            if delay is None:
-                break
-            await asyncio.sleep(delay)
-        return rounds.latest
-    finally:
-        rounds.close()
-
-
-ListingPage = Callable[[int, int], Any]
-AsyncListingPage = Callable[[int, int], Awaitable[Any]]
-FetchMany = Callable[[list[int]], Mapping[int, "Record | BaseException"]]
-AsyncFetchMany = Callable[[list[int]], Awaitable[Mapping[int, "Record | BaseException"]]]
 
 
 def _job_id_in(item: Any) -> int | None:
@@ -314,8 +255,6 @@ class ListingRounds:
 
         Returns the next page to read (number, size), or None when there is no need or no next page.
         """
-        from qiboconnection.transport import next_page
-
         items = body.get("items") if isinstance(body, Mapping) else None
         if not isinstance(items, list) or not items:
             return None
@@ -364,109 +303,18 @@ class ListingRounds:
         logger.info("Listing jobs failed (%s); fetching each job instead", error)
         self.listing = False
 
-    def round(
-        self, pending: list[int], list_page: ListingPage, fetch: FetchMany
-    ) -> dict[int, Record | BaseException]:
-        """One round: ``list_page(page, per_page)`` answers a listing page's body, ``fetch(ids)`` records."""
-        from qiboconnection.errors import QiboconnectionError
 
-        wanted = self.wanted(pending)
-        seen: dict[int, Record] = {}
-        if wanted:
-            unseen = set(wanted)
-            page: tuple[int, int] | None = (1, self.page_size)
-            try:
-                for _ in range(self.max_pages):
-                    if page is None:
-                        break
-                    page = self.read(list_page(*page), unseen, seen)
-            except QiboconnectionError as error:
-                self.failed(error)
-                wanted, seen = set(), {}
-        to_fetch, entries = self.settle(pending, wanted, seen)
-        result: dict[int, Record | BaseException] = dict(entries)
-        if to_fetch:
-            result.update(fetch(to_fetch))
-        return result
-
-    async def around(
-        self, pending: list[int], list_page: AsyncListingPage, fetch: AsyncFetchMany
-    ) -> dict[int, Record | BaseException]:
-        """The asynchronous twin of :meth:`round`."""
-        from qiboconnection.errors import QiboconnectionError
-
-        wanted = self.wanted(pending)
-        seen: dict[int, Record] = {}
-        if wanted:
-            unseen = set(wanted)
-            page: tuple[int, int] | None = (1, self.page_size)
-            try:
-                for _ in range(self.max_pages):
-                    if page is None:
-                        break
-                    page = self.read(await list_page(*page), unseen, seen)
-            except QiboconnectionError as error:
-                self.failed(error)
-                wanted, seen = set(), {}
-        to_fetch, entries = self.settle(pending, wanted, seen)
-        result: dict[int, Record | BaseException] = dict(entries)
-        if to_fetch:
-            result.update(await fetch(to_fetch))
-        return result
-
-
-def fetch_each(
-    fetch: Callable[[int], Record], job_ids: list[int], pool: Executor, workers: int
-) -> dict[int, Record]:
-    """Fetch each job with ``fetch`` on up to ``workers`` threads (the calling one and threads of
-    ``pool``); returns the records in the order of ``job_ids``.
-
-    Each thread takes the next job as soon as it is free, so one slow fetch holds up only its thread.
-    The first error stops the other threads after their current fetch and is raised.
-    """
-    queue = iter(job_ids)
-    records: dict[int, Record] = {}
-    failed: list[BaseException] = []
-
-    def work() -> None:
-        for job_id in queue:
-            if failed:
-                return
-            try:
-                records[job_id] = fetch(job_id)
-            except BaseException as error:
-                failed.append(error)
-                raise
-
-    helpers = [pool.submit(work) for _ in range(min(workers, len(job_ids)) - 1)]
-    work()
-    for helper in helpers:
-        helper.result()
-    return {job_id: records[job_id] for job_id in job_ids}
-
-
-def wait_for_jobs(
-    job_ids: Iterable[int],
-    fetch: Callable[[int], Mapping[str, Any]],
-    *,
-    timeout: float,
-    interval: float,
-    progress: Progress | None = None,
-    sleep: Callable[[float], None] = time.sleep,
-    clock: Callable[[], float] = time.monotonic,
-) -> dict[int, Mapping[str, Any]]:
-    """Fetch each job (one at a time, errors propagate) until all are final; return the last record of each.
-
-    Raises:
-        JobTimeoutError: some jobs were not final after ``timeout`` seconds.
-    """
-    latest = wait_rounds(
-        job_ids,
-        lambda pending: {job_id: fetch(job_id) for job_id in pending},
-        timeout=timeout,
-        interval=interval,
-        progress=progress,
-        sleep=sleep,
-        clock=clock,
-    )
-    return {job_id: entry for job_id, entry in latest.items() if not isinstance(entry, BaseException)}
+def next_page(link: object) -> tuple[int, int | None] | None:
+    """Page number and size named by a ``links.next`` URL, or None on the last page (``page=None``)."""
+    if not isinstance(link, str) or not link or "None" in link:
+        return None
+    query = parse_qs(urlsplit(link).query)
+    try:
+        page = int(query["page"][0])
+    except (KeyError, IndexError, ValueError):
+        return None
+    try:
+        per_page: int | None = int(query["per_page"][0])
+    except (KeyError, IndexError, ValueError):
+        per_page = None
+    return page, per_page

@@ -1,4 +1,4 @@
-"""``_Session``: the state and bookkeeping that :class:`~qiboconnection.api.API` and
+"""``Session``: the state and bookkeeping that :class:`~qiboconnection.api.API` and
 :class:`~qiboconnection.async_api.AsyncAPI` share, none of which sends a request."""
 
 from __future__ import annotations
@@ -16,37 +16,34 @@ from qiboconnection.operations import DeviceInfo, Request, Submission, resend_su
 from qiboconnection.typings.connection import ConnectionConfiguration
 
 if TYPE_CHECKING:
-    from qiboconnection.transport import Reply
+    from qaas_client.models.job_created import JobCreated
 
-__all__: list[str] = []
+    from qiboconnection.auth import QaaSAuth
+
+__all__ = ["Session", "is_cancelled"]
 
 
-class _Session:
+class Session:
     """Settings, token auth and what a session remembers: its jobs, devices, selection, last runcard and
     calibration. Subclasses add the HTTP client and the calls that use it."""
 
-    #: The class name shown by ``repr``.
-    _repr_name: ClassVar[str] = "Session"
     #: Where the session logs.
     _logger: ClassVar[logging.Logger] = logging.getLogger("qiboconnection.session")
     #: Why :attr:`user_id` is unknown when the access token gives none.
-    _no_user_id_reason: ClassVar[str] = "the access token does not carry one"
+    _no_user_id_reason: ClassVar[str] = "the session is not logged in, or its access token carries none"
 
     def __init__(self, configuration: ConnectionConfiguration, settings: Settings | None) -> None:
         if not isinstance(configuration, ConnectionConfiguration):
             raise TypeError(
                 f"configuration must be a ConnectionConfiguration, not {type(configuration).__name__}"
             )
-        from qiboconnection import __version__
         from qiboconnection.auth import QaaSAuth
 
         self._settings = settings if settings is not None else Settings.from_env()
-        self._auth = QaaSAuth(
+        self._auth: QaaSAuth = QaaSAuth(
             configuration.username,
             configuration.api_key,
-            base_url=self._settings.base_url,
             audience=self._settings.audience,
-            client_version=__version__,
             user_id=configuration.user_id,
         )
         self.show_progress = self._settings.progress
@@ -58,7 +55,7 @@ class _Session:
         self._calibration: Calibration | None = None
 
     def __repr__(self) -> str:
-        return f"<{self._repr_name} user={self._auth.username!r} url={self._settings.base_url!r}>"
+        return f"<{type(self).__name__} user={self._auth.username!r} url={self._settings.base_url!r}>"
 
     # -- session information -------------------------------------------------------------------------
 
@@ -124,15 +121,15 @@ class _Session:
         """The error :meth:`ping` raises when the status check itself failed."""
         return ConnectionException(f"The service at {self._settings.base_url} is not answering: {error}")
 
-    def _ping_answer(self, reply: Reply) -> str:
+    def _ping_answer(self, answer: str) -> str:
         """``"OK"`` when the status check answered so; ConnectionException otherwise."""
-        if reply.data != "OK":
+        if answer != "OK":
             raise ConnectionException(
-                f"The service at {self._settings.base_url} answered {reply.data!r}, not 'OK'"
+                f"The service at {self._settings.base_url} answered {answer!r}, not 'OK'"
             )
         return "OK"
 
-    def _submit_request(self, submission: Submission, device_id: int) -> Request:
+    def _submit_request(self, submission: Submission, device_id: int) -> Request[JobCreated]:
         """The request sending ``submission`` to one device, with this session's user and resend rules."""
         return submit_request(
             submission,
@@ -173,6 +170,6 @@ class _Session:
         return results
 
 
-def _is_cancelled(record: dict[str, Any]) -> bool:
+def is_cancelled(record: dict[str, Any]) -> bool:
     """Whether a job record says the job is cancelled (old records spell it ``canceled``)."""
     return str(record.get("status", "")).lower() in {"cancelled", "canceled"}

@@ -237,13 +237,17 @@ def test_lazy_login_on_first_request_without_an_eager_one() -> None:
 
     fake = FakeHosted()
     device_route(fake)
-    auth = QaaSAuth(
-        "hosted-user", API_KEY, base_url=BASE_URL, audience=BASE_URL + "/api/v1", client_version="t"
-    )
+    from qiboconnection.clients import build_clients
+    from qiboconnection.config import Settings
+
+    auth = QaaSAuth("hosted-user", API_KEY, audience=BASE_URL + "/api/v1")
     assert not auth.logged_in
     assert auth.user_id is None
-    with httpx.Client(base_url=BASE_URL, auth=auth, transport=httpx.MockTransport(fake)) as client:
-        assert client.get("/api/v1/devices/1").json() == DEVICE
+    client = build_clients(
+        Settings(base_url=BASE_URL), auth, client_version="t", transport=httpx.MockTransport(fake)
+    )
+    with client.get_httpx_client() as http:
+        assert http.get("/api/v1/devices/1").json() == DEVICE
     assert auth.logged_in
     assert (fake.logins, auth.user_id, auth.role) == (1, 7, "user")
 
@@ -258,7 +262,11 @@ def test_any_400_once_the_token_is_past_expiry_counts_as_expired() -> None:
         access="a", refresh="r", access_exp=time.time() - 1, refresh_exp=None, user_id=1, role=None
     )
     future = replace(past, access_exp=time.time() + 3600)
-    assert QaaSAuth._should_renew(answer(400), past)
-    assert not QaaSAuth._should_renew(answer(400), future)
-    assert QaaSAuth._should_renew(answer(401), future)
-    assert not QaaSAuth._should_renew(answer(403), past)
+
+    def renews(response: httpx.Response, tokens: TokenPair) -> bool:
+        return QaaSAuth.refused(response.status_code, response.read(), tokens)
+
+    assert renews(answer(400), past)
+    assert not renews(answer(400), future)
+    assert renews(answer(401), future)
+    assert not renews(answer(403), past)

@@ -17,7 +17,7 @@ from qibo import Circuit, gates
 
 from qiboconnection.api import API
 from qiboconnection.async_api import AsyncAPI
-from qiboconnection.batch import PACK_BUDGET, PACK_MAX_CIRCUITS, BatchOutcome, circuit_size
+from qiboconnection.batching import PACK_BUDGET, PACK_MAX_CIRCUITS, BatchOutcome, circuit_size
 from qiboconnection.config import RetryPolicy, Settings
 from qiboconnection.errors import JobFailedError, JobTimeoutError
 from qiboconnection.serialization import b64decode_any, encode_envelope, loads

@@ -83,6 +83,8 @@ def test_cancel_queue_position_and_timeout(make_server: Any) -> None:
         first = api.submit(circuit=bell(), device_id=SIMULATOR)
         second = api.submit(circuit=bell(), device_id=SIMULATOR)
         assert first.status() == "queued"
+        assert second.queue_position is None  # nothing fetched yet
+        assert second.refresh() is second
         assert isinstance(second.queue_position, int)
         assert second.queue_position > first.queue_position
         with pytest.raises(JobTimeoutError) as caught:
@@ -138,7 +140,7 @@ def test_progress_shows_counts_on_a_terminal_only(alice: API) -> None:
     terminal = Terminal()
     progress = Progress(terminal)
     job_id = alice.execute(circuit=flip(), device_id=SIMULATOR)
-    from qiboconnection.polling import wait_for_jobs
+    from qiboconnection._sync.waiting import wait_for_jobs
 
     wait_for_jobs([job_id], alice._job_record, timeout=30, interval=0, progress=progress)
     shown = terminal.getvalue()
@@ -160,7 +162,18 @@ def test_wait_rounds_ask_only_about_unfinished_jobs() -> None:
         job_id = int(match[1])
         fetches[job_id] += 1
         status = "completed" if fetches[job_id] >= finishing_after[job_id] else "running"
-        return json_response({"job_id": job_id, "status": status, "job_type": "qprogram", "result": None})
+        return json_response(
+            {
+                "job_id": job_id,
+                "user_id": 7,
+                "device_id": 1,
+                "status": status,
+                "job_type": "qprogram",
+                "number_shots": 10,
+                "description": "",
+                "result": None,
+            }
+        )
 
     fake = FakeHosted()
     fake.routes["GET /api/v1/jobs/(\\d+)"] = get_job

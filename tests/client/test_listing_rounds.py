@@ -15,14 +15,14 @@ import httpx
 import pytest
 from qibo import Circuit, gates
 
+from qiboconnection._sync.waiting import listing_round
 from qiboconnection.api import API
-from qiboconnection.async_api import AsyncAPI, ThreadedTransport
+from qiboconnection.async_api import AsyncAPI
 from qiboconnection.config import Settings
 from qiboconnection.errors import DeviceNotAvailableError, InvalidRequestError, QiboconnectionError
 from qiboconnection.models.devices import Device
 from qiboconnection.operations import DEVICE_INFO_SECONDS, DeviceInfo
 from qiboconnection.polling import ListingRounds
-from qiboconnection.transport import KeepAliveTransport
 from qiboconnection.typings.connection import ConnectionConfiguration
 
 from .conftest import FAST_RETRY
@@ -51,8 +51,8 @@ def kind(request: httpx.Request) -> str:
     return f"{request.method} {path}"
 
 
-class CountingTransport(KeepAliveTransport):
-    """The synchronous session's transport, recording what each request asks."""
+class CountingTransport(httpx.HTTPTransport):
+    """httpx's transport of a synchronous session, recording what each request asks."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -63,8 +63,8 @@ class CountingTransport(KeepAliveTransport):
         return super().handle_request(request)
 
 
-class AsyncCountingTransport(ThreadedTransport):
-    """The asynchronous session's transport, recording what each request asks."""
+class AsyncCountingTransport(httpx.AsyncHTTPTransport):
+    """httpx's transport of an asynchronous session, recording what each request asks."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -237,7 +237,7 @@ def test_pages_are_followed_only_until_every_job_is_seen() -> None:
         fetched.append(ids)
         return {i: {"id": i, "status": "completed"} for i in ids}
 
-    entries = rounds.round([8, 5], list_page, fetch)
+    entries = listing_round(rounds, [8, 5], list_page, fetch)
     assert asked == [(1, 3), (2, 3)]
     assert fetched == [[5]]
     assert entries[8]["status"] == "running" and entries[5]["status"] == "completed"
@@ -251,7 +251,7 @@ def test_a_job_older_than_the_page_is_not_searched_for_further() -> None:
         asked.append(number)
         return page([9, 7, 6], last=False)
 
-    entries = rounds.round([9, 8], list_page, lambda ids: {i: {"status": "completed"} for i in ids})
+    entries = listing_round(rounds, [9, 8], list_page, lambda ids: {i: {"status": "completed"} for i in ids})
     # Job 8 lies between 9 and 6 but is not listed: it is not on a later page either.
     assert asked == [1]
     assert rounds.unlisted == {8}
@@ -271,7 +271,7 @@ def test_a_failing_listing_falls_back_to_fetching_each_job() -> None:
         fetched.append(ids)
         return {i: {"status": "queued"} for i in ids}
 
-    rounds.round([1, 2, 3], list_page, fetch)
+    listing_round(rounds, [1, 2, 3], list_page, fetch)
     assert fetched == [[1, 2, 3]]
     assert not rounds.listing
     assert rounds.wanted([1, 2, 3]) == set()

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from qibo import Circuit, gates
 
+from qiboconnection._sync.waiting import wait_for_jobs
 from qiboconnection.api import API
 from qiboconnection.errors import (
     AuthenticationError,
@@ -21,7 +22,6 @@ from qiboconnection.errors import (
     PermissionDeniedError,
 )
 from qiboconnection.models.jobs import JobData
-from qiboconnection.polling import wait_for_jobs
 from qiboconnection.results import QaaSCircuitResult
 from qiboconnection.typings.connection import ConnectionConfiguration
 from qiboconnection.typings.vqa import VQA
@@ -241,10 +241,12 @@ def test_failed_job_reports_the_server_reason(alice: API) -> None:
 
 def test_invalid_payload_on_a_low_level_submission(alice: API) -> None:
     from qaas_client.api.jobs import submit_job
+    from qaas_client.models.job_created import JobCreated
     from qaas_client.models.job_submission import JobSubmission
 
+    from qiboconnection._sync.calls import call
+    from qiboconnection.operations import Retry, request
     from qiboconnection.serialization import encode_envelope
-    from qiboconnection.transport import call
 
     body = JobSubmission(
         user_id=alice.user_id,
@@ -254,7 +256,11 @@ def test_invalid_payload_on_a_low_level_submission(alice: API) -> None:
         description=encode_envelope(["this is not qasm"]),
     )
     with pytest.raises(InvalidRequestError, match="not an OpenQASM program"):
-        call(submit_job, alice._client, policy=alice._settings.retry, what="submit a job", body=body)
+        call(
+            alice._client,
+            request("submit a job", Retry.CONNECT_ONLY, JobCreated, submit_job, body=body),
+            policy=alice._settings.retry,
+        )
 
 
 def test_timeout_cancel_and_delete(make_server: Any) -> None:

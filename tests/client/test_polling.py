@@ -6,8 +6,9 @@ import io
 
 import pytest
 
+from qiboconnection._sync.waiting import wait_for_jobs, wait_rounds
 from qiboconnection.errors import JobTimeoutError
-from qiboconnection.polling import Progress, is_final, wait_for_jobs, wait_rounds
+from qiboconnection.polling import Progress, is_final
 
 
 class FakeClock:
@@ -102,28 +103,53 @@ def test_progress_line_only_on_a_terminal() -> None:
         assert stream.getvalue() == ""
 
 
-def test_fetch_each_returns_records_in_order_and_raises_the_first_error() -> None:
-    from concurrent.futures import ThreadPoolExecutor
+def test_pools_keep_order_bound_concurrency_and_raise_the_first_error() -> None:
+    import asyncio
+    import threading
 
+    from qiboconnection.concurrency import AsyncPool, Pool
     from qiboconnection.errors import NotFoundError
-    from qiboconnection.polling import fetch_each
 
-    fetched: list[int] = []
+    running, most = 0, 0
+    lock = threading.Lock()
 
     def fetch(job_id: int) -> dict:
-        fetched.append(job_id)
+        nonlocal running, most
+        with lock:
+            running += 1
+            most = max(most, running)
+        try:
+            if job_id == 13:
+                raise NotFoundError("Job 13 not found", 404)
+            threading.Event().wait(0.002)
+            return {"job_id": job_id}
+        finally:
+            with lock:
+                running -= 1
+
+    ids = list(range(40, 0, -1))
+    with Pool(4) as pool:
+        assert pool.map(fetch, [i for i in ids if i != 13]) == [{"job_id": i} for i in ids if i != 13]
+        with pytest.raises(NotFoundError, match="Job 13"):
+            pool.map(fetch, ids)
+    assert 1 < most <= 4
+
+    async def afetch(job_id: int) -> dict:
+        nonlocal running, most
+        running += 1
+        most = max(most, running)
+        await asyncio.sleep(0.001)
+        running -= 1
         if job_id == 13:
             raise NotFoundError("Job 13 not found", 404)
         return {"job_id": job_id}
 
-    ids = list(range(40, 0, -1))
-    with ThreadPoolExecutor(3) as pool:
-        assert list(fetch_each(fetch, [i for i in ids if i != 13], pool, 4).values()) == [
-            {"job_id": i} for i in ids if i != 13
-        ]
-        assert sorted(fetched) == sorted(i for i in ids if i != 13)
-        fetched.clear()
-        with pytest.raises(NotFoundError, match="Job 13"):
-            fetch_each(fetch, ids, pool, 4)
-    # The threads stop taking jobs once one failed: at most one more job each after the failing one.
-    assert 13 in fetched and len(fetched) <= ids.index(13) + 1 + 3
+    async def run() -> None:
+        async with AsyncPool(3) as pool:
+            assert await pool.map(afetch, [1, 2, 3, 4, 5]) == [{"job_id": i} for i in [1, 2, 3, 4, 5]]
+            with pytest.raises(NotFoundError, match="Job 13"):
+                await pool.map(afetch, ids)
+
+    most = 0
+    asyncio.run(run())
+    assert most == 3

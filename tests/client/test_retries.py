@@ -8,9 +8,11 @@ import re
 import httpx
 import pytest
 
+from qiboconnection._sync.calls import retrying
 from qiboconnection.config import RetryPolicy
 from qiboconnection.errors import ConnectionException, InvalidRequestError, RateLimitError, ServerError
-from qiboconnection.transport import Retry, next_page, retrying
+from qiboconnection.operations import Retry
+from qiboconnection.polling import next_page
 
 from .fakes import FakeHosted, json_response, problem
 
@@ -184,14 +186,27 @@ def test_submission_without_key_retries_only_connection_failures() -> None:
     api._sleep = lambda _: None
     assert api.execute(qprogram="{}", device_id=1) == 5
     assert "idempotency-key" not in fake.sent("POST", "/api/v1/circuits")[-1].headers
-    fake.routes["POST /api/v1/circuits"] = scripted(problem(503, "busy"), json_response({"job_id": 6}, 201))
-    with pytest.raises(ServerError, match="busy"):
+    fake.routes["POST /api/v1/circuits"] = scripted(problem(500, "broken"), json_response({"job_id": 6}, 201))
+    with pytest.raises(ServerError, match="broken"):
         api.execute(qprogram="{}", device_id=1)
     fake.routes["POST /api/v1/circuits"] = scripted(
         httpx.ReadTimeout("lost"), json_response({"job_id": 6}, 201)
     )
     with pytest.raises(ConnectionException, match="ReadTimeout"):
         api.execute(qprogram="{}", device_id=1)
+
+
+@pytest.mark.parametrize("status", [503, 429])
+def test_a_submission_the_service_did_not_take_is_resent_without_the_key_handshake(status: int) -> None:
+    fake = submission_fake(
+        problem(status, "not now", headers={"Retry-After": "0"}),
+        json_response({"job_id": 8}, 201),
+        honours_keys=False,
+    )
+    api = fake.api()
+    api._sleep = lambda _: None
+    assert api.execute(qprogram="{}", device_id=1) == 8
+    assert len(fake.sent("POST", "/api/v1/circuits")) == 2
 
 
 def test_retrying_respects_the_total_budget_with_a_fake_clock() -> None:

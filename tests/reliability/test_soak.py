@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import time
 
-from qiboconnection import batch
+from qiboconnection import batching as batch
 from qiboconnection.config import RetryPolicy
 
 from .support import RetryCounter, bits_of, job_rows, session, x_circuit
@@ -20,7 +20,7 @@ def test_300_jobs_through_ten_percent_faults(make_server, caplog, monkeypatch):
     # One job per circuit (no packing), so that 300 submissions meet the faults.
     monkeypatch.setattr(batch, "PACK_MAX_CIRCUITS", 1)
     counter = RetryCounter()
-    client_logger = logging.getLogger("qiboconnection.transport")
+    client_logger = logging.getLogger("qiboconnection.retries")
     client_logger.addHandler(counter)
     previous_level = client_logger.level
     client_logger.setLevel(logging.INFO)

@@ -1,10 +1,8 @@
-"""Running many circuits at once: small circuits packed into shared jobs, sent with bounded concurrency,
-awaited together.
+"""Running many circuits at once: how they are packed into shared jobs and what becomes of each.
 
-The synchronous path (:meth:`API.run_batch <qiboconnection.api.API.run_batch>`) sends from a thread
-pool over the session's pooled connection; the asynchronous one
-(:meth:`AsyncAPI.run_batch <qiboconnection.async_api.AsyncAPI.run_batch>`) from tasks bounded by a
-semaphore. Either way at most ``max_parallel`` requests are in flight, and the device is checked once.
+This module does no I/O: :class:`Batch` takes what became of the jobs and answers the jobs to send
+next. The loop that sends and polls is ``qiboconnection._async.batch`` (and its synchronous twin): at
+most ``max_parallel`` requests are in flight, and the device is checked once.
 
 Packing
     A circuit job may carry a list of OpenQASM programs; the service answers one result entry per
@@ -54,22 +52,25 @@ Waiting
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import math
-from collections.abc import Awaitable, Callable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from qiboconnection.errors import InvalidRequestError, JobFailedError, JobTimeoutError, QiboconnectionError
+from qiboconnection.errors import (
+    ConnectionException,
+    InvalidRequestError,
+    JobFailedError,
+    JobTimeoutError,
+    QiboconnectionError,
+    RemoteExecutionException,
+)
 from qiboconnection.models.jobs import JobData
 from qiboconnection.operations import Submission, check_int, check_wait, plan_submission, result_of_job
 from qiboconnection.polling import is_final
 
 if TYPE_CHECKING:
-    from qiboconnection.api import API
-    from qiboconnection.async_api import AsyncAPI
     from qiboconnection.polling import Record
 
 __all__ = [
@@ -77,11 +78,13 @@ __all__ = [
     "DEFAULT_MAX_PARALLEL",
     "PACK_BUDGET",
     "PACK_MAX_CIRCUITS",
+    "Batch",
+    "BatchJob",
     "BatchOutcome",
     "circuit_size",
 ]
 
-logger = logging.getLogger("qiboconnection.batch")
+logger = logging.getLogger("qiboconnection.batching")
 
 DEFAULT_MAX_PARALLEL = 10
 #: Longest pause, in seconds, between two polling rounds of a batch (polling starts faster).
@@ -173,7 +176,7 @@ def _within_budget(positions: list[int], sizes: Mapping[int, int]) -> list[list[
 
 
 @dataclass
-class _Job:
+class BatchJob:
     """One job of a batch: the positions of the items it carries, in order, and what it is."""
 
     positions: list[int]
@@ -183,7 +186,7 @@ class _Job:
     job_id: int | None = None
 
 
-class _Batch:
+class Batch:
     """The bookkeeping of one batch, shared by the synchronous and asynchronous runs; it does no I/O.
 
     :meth:`sent` and :meth:`settle` take what became of jobs and answer the jobs to send next (the
@@ -205,7 +208,7 @@ class _Batch:
         self.max_result_bytes = max_result_bytes
         self.outcomes = [BatchOutcome(index=index) for index in range(len(items))]
         #: Sent jobs not yet final, by id.
-        self.waiting: dict[int, _Job] = {}
+        self.waiting: dict[int, BatchJob] = {}
         #: The last record (or fetch error) of every job seen, for the progress line.
         self.latest: dict[int, Record | BaseException] = {}
         #: How many jobs have become final so far.
@@ -217,7 +220,7 @@ class _Batch:
 
     # -- planning ------------------------------------------------------------------------------------
 
-    def _plan(self, max_parallel: int) -> list[_Job]:
+    def _plan(self, max_parallel: int) -> list[BatchJob]:
         """Encode every item and group them into the batch's first jobs, in order."""
         from qiboconnection.programs import circuits_to_qasm
 
@@ -255,7 +258,7 @@ class _Batch:
 
         packable = sum(len(segment) for segment in segments if isinstance(segment, list))
         most = max(1, min(PACK_MAX_CIRCUITS, math.ceil(packable / max_parallel)))
-        jobs: list[_Job] = []
+        jobs: list[BatchJob] = []
         for segment in segments:
             if isinstance(segment, int):
                 job = self._list_job(segment) if segment not in self._qasm else self._job([segment])
@@ -271,7 +274,7 @@ class _Batch:
             nshots=self.nshots, device_ids=None, device_id=self.device_id, name=name, summary="-", **program
         )
 
-    def _job(self, positions: list[int]) -> _Job:
+    def _job(self, positions: list[int]) -> BatchJob:
         """The job of one circuit (``batch-{index}``) or a pack of several (``batch-{first}-{last}``)."""
         from qiboconnection.serialization import encode_envelope
 
@@ -280,16 +283,16 @@ class _Batch:
             name, kind = f"batch-{positions[0]}", "circuit"
         else:
             name, kind = f"batch-{positions[0]}-{positions[-1]}", "pack"
-        return _Job(positions, self._submission(name, encoded=("circuit", description)), kind)
+        return BatchJob(positions, self._submission(name, encoded=("circuit", description)), kind)
 
-    def _list_job(self, index: int) -> _Job | None:
+    def _list_job(self, index: int) -> BatchJob | None:
         """The job of an item that is a list of circuits; None (the error in its outcome) if it cannot be."""
         try:
             submission = self._submission(f"batch-{index}", circuit=self.items[index])
         except Exception as error:
             self._fail([index], error)
             return None
-        return _Job([index], submission, "list")
+        return BatchJob([index], submission, "list")
 
     def _fail(self, positions: list[int], error: BaseException) -> None:
         """Give each of ``positions`` the error."""
@@ -302,7 +305,7 @@ class _Batch:
         self.outcomes[position].result = result
         self._answered.add(position)
 
-    def _split(self, job: _Job, reason: str) -> list[_Job]:
+    def _split(self, job: BatchJob, reason: str) -> list[BatchJob]:
         """A failed pack's circuits, one job each; their outcomes start again."""
         logger.info(
             "Batch: %s (%s); sending its %d circuits one job each",
@@ -318,7 +321,7 @@ class _Batch:
 
     # -- what became of the jobs ---------------------------------------------------------------------
 
-    def sent(self, job: _Job, answer: int | BaseException) -> list[_Job]:
+    def sent(self, job: BatchJob, answer: int | BaseException) -> list[BatchJob]:
         """Record a job's id, or why it could not be sent; answers the jobs to send instead, if any."""
         if isinstance(answer, BaseException):
             if job.kind == "pack" and isinstance(answer, InvalidRequestError):
@@ -331,15 +334,18 @@ class _Batch:
         self.waiting[answer] = job
         return []
 
-    def settle(self, entries: Mapping[int, Record | BaseException]) -> list[_Job]:
+    def settle(self, entries: Mapping[int, Record | BaseException]) -> list[BatchJob]:
         """Take a round's records: read the jobs that became final; answers the jobs to send next."""
-        following: list[_Job] = []
+        following: list[BatchJob] = []
         for job_id, entry in entries.items():
             self.latest[job_id] = entry
             job = self.waiting.get(job_id)
             if job is None:
                 continue
             if isinstance(entry, BaseException):
+                if _passing(entry):
+                    logger.info("Batch: reading job %s failed (%s); trying again next round", job_id, entry)
+                    continue
                 del self.waiting[job_id]
                 self.finished += 1
                 self._fail(job.positions, entry)
@@ -351,7 +357,7 @@ class _Batch:
             following += self._read(job, JobData(entry, max_result_bytes=self.max_result_bytes))
         return following
 
-    def _read(self, job: _Job, data: JobData) -> list[_Job]:
+    def _read(self, job: BatchJob, data: JobData) -> list[BatchJob]:
         """Give a final job's result entries (or its failure) to its items; a failed pack is split."""
         for position in job.positions:
             self.outcomes[position].job = data
@@ -416,141 +422,8 @@ class _Batch:
         return self.outcomes
 
 
-def run_sync(
-    api: API,
-    circuits: Sequence[Any],
-    *,
-    device_id: int,
-    nshots: int,
-    max_parallel: int,
-    timeout: float | None,
-    interval: float,
-) -> list[BatchOutcome]:
-    """The synchronous batch: a thread pool of ``max_parallel`` sends the jobs and fetches final ones."""
-    from qiboconnection.polling import ListingRounds, Pace, Progress
-
-    limit = check_batch(
-        circuits,
-        device_id=device_id,
-        nshots=nshots,
-        max_parallel=max_parallel,
-        timeout=timeout,
-        interval=interval,
-    )
-    items = list(circuits)
-    api._usable_device(device_id, nshots)
-    batch = _Batch(
-        items,
-        device_id=device_id,
-        nshots=nshots,
-        max_parallel=max_parallel,
-        max_result_bytes=api._settings.max_result_bytes,
-    )
-
-    def send(job: _Job) -> tuple[_Job, int | BaseException]:
-        try:
-            return job, api._send(job.submission, device_id)
-        except Exception as error:
-            return job, error
-
-    def fetch(job_id: int) -> tuple[int, Record | BaseException]:
-        try:
-            return job_id, api._job_record(job_id)
-        except Exception as error:
-            return job_id, error
-
-    with ThreadPoolExecutor(max_workers=max_parallel, thread_name_prefix="qiboconnection-batch") as pool:
-
-        def send_all(jobs: list[_Job]) -> None:
-            while jobs:
-                jobs = [more for job, answer in pool.map(send, jobs) for more in batch.sent(job, answer)]
-
-        def fetch_many(pending: list[int]) -> dict[int, Record | BaseException]:
-            return dict(pool.map(fetch, pending))
-
-        send_all(batch.first)
-        rounds = ListingRounds()
-        pace = Pace(limit, interval, Progress(enabled=api.show_progress))
-        try:
-            while batch.waiting:
-                send_all(batch.settle(rounds.round(list(batch.waiting), api._listing_page, fetch_many)))
-                delay = pace.next(batch.shown(), len(batch.waiting), batch.finished)
-                if delay is None:
-                    break
-                api._sleep(delay)
-        finally:
-            pace.close()
-    return batch.finish(limit)
-
-
-async def run_async(
-    api: AsyncAPI,
-    circuits: Sequence[Any],
-    *,
-    device_id: int,
-    nshots: int,
-    max_parallel: int,
-    timeout: float | None,
-    interval: float,
-) -> list[BatchOutcome]:
-    """The asynchronous batch: sending and fetching bounded by a semaphore of ``max_parallel``."""
-    from qiboconnection.polling import ListingRounds, Pace, Progress
-
-    limit = check_batch(
-        circuits,
-        device_id=device_id,
-        nshots=nshots,
-        max_parallel=max_parallel,
-        timeout=timeout,
-        interval=interval,
-    )
-    items = list(circuits)
-    await api._usable_device(device_id, nshots)
-    batch = _Batch(
-        items,
-        device_id=device_id,
-        nshots=nshots,
-        max_parallel=max_parallel,
-        max_result_bytes=api._settings.max_result_bytes,
-    )
-    gate = asyncio.Semaphore(max_parallel)
-
-    async def bounded(action: Callable[[], Awaitable[Any]]) -> Any:
-        async with gate:
-            return await action()
-
-    async def send(job: _Job) -> tuple[_Job, int | BaseException]:
-        try:
-            return job, await bounded(lambda: api._send(job.submission, device_id))
-        except Exception as error:
-            return job, error
-
-    async def fetch(job_id: int) -> tuple[int, Record | BaseException]:
-        try:
-            return job_id, await bounded(lambda: api._job_record(job_id))
-        except Exception as error:
-            return job_id, error
-
-    async def send_all(jobs: list[_Job]) -> None:
-        while jobs:
-            answers = await asyncio.gather(*(send(job) for job in jobs))
-            jobs = [more for job, answer in answers for more in batch.sent(job, answer)]
-
-    async def fetch_many(pending: list[int]) -> dict[int, Record | BaseException]:
-        return dict(await asyncio.gather(*(fetch(job_id) for job_id in pending)))
-
-    await send_all(batch.first)
-    rounds = ListingRounds()
-    pace = Pace(limit, interval, Progress(enabled=api.show_progress))
-    try:
-        while batch.waiting:
-            await send_all(
-                batch.settle(await rounds.around(list(batch.waiting), api._listing_page, fetch_many))
-            )
-            delay = pace.next(batch.shown(), len(batch.waiting), batch.finished)
-            if delay is None:
-                break
-            await asyncio.sleep(delay)
-    finally:
-        pace.close()
-    return batch.finish(limit)
+def _passing(error: BaseException) -> bool:
+    """Whether a failed read of a job may succeed later (connection, 5xx, 429), not a refusal for good."""
+    if isinstance(error, RemoteExecutionException):
+        return error.status_code >= 500 or error.status_code == 429
+    return isinstance(error, ConnectionException)

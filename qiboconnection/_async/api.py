@@ -1,0 +1,755 @@
+"""``AsyncAPIBase``: every operation of a session with the QaaS, as coroutines over ``httpx.AsyncClient``.
+
+:class:`~qiboconnection.async_api.AsyncAPI` is this class; :class:`~qiboconnection.api.API` is its
+synchronous twin, generated from this file (``scripts/unasync.py``).
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import warnings
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, Self
+
+from qiboconnection._async.remote_job import AsyncRemoteJob
+from qiboconnection._async.waiting import listing_round, wait_rounds
+from qiboconnection.batching import Batch, BatchJob, BatchOutcome, check_batch
+from qiboconnection.concurrency import AsyncPool, async_sleep
+from qiboconnection.config import Settings
+from qiboconnection.errors import ConflictError, JobFailedError, NotFoundError, QiboconnectionError
+from qiboconnection.models.devices import Device, Devices
+from qiboconnection.models.jobs import JobData, JobListing
+from qiboconnection.models.runcards import Calibration, Runcard
+from qiboconnection.operations import (
+    Request,
+    Retry,
+    Submission,
+    cancel_job_request,
+    check_device,
+    check_ids,
+    check_wait,
+    delete_job_request,
+    device_of,
+    device_refusal,
+    get_device_request,
+    get_job_request,
+    job_ids_of,
+    job_record_of,
+    list_devices_request,
+    list_jobs_request,
+    plan_submission,
+    qasm_description,
+    set_device_status_request,
+    status_request,
+)
+from qiboconnection.polling import ListingRounds, Pace, Progress, Record
+from qiboconnection.session import Session, is_cancelled
+from qiboconnection.typings.connection import ConnectionConfiguration
+
+if TYPE_CHECKING:
+    import httpx
+
+    from qiboconnection.typings.vqa import VQA
+
+__all__ = ["WAIT_CONCURRENCY", "AsyncAPIBase"]
+
+logger = logging.getLogger("qiboconnection.api")
+
+#: Job records fetched at once in each polling round of :meth:`AsyncAPIBase.wait` (the listing tells which).
+WAIT_CONCURRENCY = 20
+
+
+class AsyncAPIBase(Session):
+    """A session with the Quantum-as-a-Service.
+
+    Device checks before a submission: the device exists, is online and takes that many shots; a device
+    that passed is not asked about again for :data:`~qiboconnection.operations.DEVICE_INFO_SECONDS`
+    seconds. The service still checks every submission: when it refuses one for the device's sake, the
+    session fetches the device again and raises what a fresh check finds (``DeviceNotAvailableError``,
+    ``NotFoundError``).
+
+    Args:
+        configuration: username and API key.
+        settings: overrides the settings read from the environment.
+        transport: an httpx transport to use instead of the network (for tests).
+    """
+
+    def __init__(
+        self,
+        configuration: ConnectionConfiguration,
+        *,
+        settings: Settings | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        super().__init__(configuration, settings)
+        from qiboconnection.clients import build_async_clients
+        from qiboconnection.config import CLIENT_VERSION
+
+        self._client = build_async_clients(
+            self._settings, self._auth, client_version=CLIENT_VERSION, transport=transport
+        )
+        self._sleep = async_sleep
+
+    @classmethod
+    async def login(
+        cls,
+        username: str | None = None,
+        api_key: str | None = None,
+        *,
+        account: str | None = None,
+        settings: Settings | None = None,
+    ) -> Self:
+        """Log in and return the session.
+
+        With no arguments, the credentials come from ``QIBOCONNECTION_USERNAME`` and
+        ``QIBOCONNECTION_API_KEY``, else from the saved account ``default`` (whose URL is used when
+        ``QUANTUM_SERVICE_URL`` is unset); ``account`` picks another saved account.
+
+        Raises:
+            AuthenticationError: the credentials were refused.
+            AccountNotFoundError: no credentials given, in the environment or saved.
+        """
+        from qiboconnection.accounts import resolve, settings_for
+
+        credentials = resolve(username, api_key, account=account)
+        api = cls(
+            ConnectionConfiguration(username=credentials.username, api_key=credentials.api_key),
+            settings=settings if settings is not None else settings_for(credentials),
+        )
+        await api.open()
+        return api
+
+    # -- saved accounts --------------------------------------------------------------------------------
+
+    @staticmethod
+    def save_account(
+        username: str, api_key: str, url: str | None = None, name: str = "default", overwrite: bool = False
+    ) -> None:
+        """Save credentials (file mode 0600 in the user's config directory) for ``login()``.
+
+        Raises:
+            AccountExistsError: ``name`` is taken and ``overwrite`` is False.
+            AccountFileError: the accounts file is corrupt.
+        """
+        from qiboconnection.accounts import save_account
+
+        save_account(username, api_key, url=url, name=name, overwrite=overwrite)
+
+    @staticmethod
+    def list_accounts() -> list[dict[str, Any]]:
+        """The saved accounts as ``{"name", "username", "url"}`` (API keys are never listed)."""
+        from qiboconnection.accounts import list_accounts
+
+        return list_accounts()
+
+    @staticmethod
+    def delete_account(name: str) -> None:
+        """Forget a saved account (AccountNotFoundError when there is none by that name)."""
+        from qiboconnection.accounts import delete_account
+
+        delete_account(name)
+
+    # -- lifecycle -------------------------------------------------------------------------------------
+
+    async def open(self) -> None:
+        """Log in unless logged in already; on failure the connections are closed and the error raised.
+
+        Raises:
+            AuthenticationError: the credentials were refused.
+            ConnectionException: the service could not be reached.
+        """
+        from qiboconnection._async.calls import retrying
+
+        if self._auth.logged_in:
+            return
+        try:
+            await retrying(
+                self._auth.login_async,
+                mode=Retry.IDEMPOTENT,
+                what=f"log in as {self._auth.username!r}",
+                policy=self._settings.retry,
+                sleep=self._sleep,
+            )
+        except BaseException:
+            await self.close()
+            raise
+
+    async def close(self) -> None:
+        """Close the HTTP connections."""
+        await self._client.get_async_httpx_client().aclose()
+        await self._auth.token_client.get_async_httpx_client().aclose()
+
+    async def __aenter__(self) -> Self:
+        await self.open()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.close()
+
+    async def _run(self, request: Request[Any]) -> Any:
+        from qiboconnection._async.calls import call
+
+        return await call(self._client, request, policy=self._settings.retry, sleep=self._sleep)
+
+    async def _pages(self, page_request: Any) -> list[Any]:
+        from qiboconnection._async.calls import pages
+
+        return await pages(self._client, page_request, policy=self._settings.retry, sleep=self._sleep)
+
+    # -- health and devices ----------------------------------------------------------------------------
+
+    async def ping(self) -> str:
+        """``"OK"`` when the service is up.
+
+        Raises:
+            ConnectionException: the service is not answering, or not as it should.
+        """
+        try:
+            answer: str = await self._run(status_request())
+        except QiboconnectionError as error:
+            raise self._unreachable(error) from error
+        return self._ping_answer(answer)
+
+    async def list_devices(self) -> Devices:
+        """Every device (all pages)."""
+        models = await self._pages(list_devices_request)
+        self._devices = Devices([device_of(model) for model in models])
+        self._device_info.forget()
+        return self._devices
+
+    async def get_device(self, device_id: int) -> Device:
+        """One device (NotFoundError when there is none with that id)."""
+        device = device_of(await self._run(get_device_request(device_id)))
+        self._keep_device(device)
+        return device
+
+    async def select_device_id(self, device_id: int) -> None:
+        """Select the device :meth:`execute` uses when given none (deprecated: pass ``device_id``)."""
+        warnings.warn(
+            "select_device_id() is deprecated; pass device_id to execute() instead.",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        device = await self.get_device(device_id)
+        self._selected_devices = [device]
+        logger.info("Device %s selected", device.name)
+
+    async def select_device_ids(self, device_ids: list[int]) -> None:
+        """Select the devices :meth:`execute` uses when given none (one job per device)."""
+        devices = [await self.get_device(device_id) for device_id in check_ids(device_ids, "device_ids")]
+        self._selected_devices = devices
+        logger.info("Devices selected: %s", ", ".join(str(device.name) for device in devices))
+
+    async def _set_device_status(self, device_id: int, status: str) -> Device:
+        device = device_of(await self._run(set_device_status_request(device_id, status)))
+        self._device_info.forget(device_id)
+        self._keep_device(device)
+        logger.info("Device %s is now %s", device_id, status)
+        return device
+
+    async def set_device_to_online(self, device_id: int) -> Device:
+        """Put a device online, so it takes remote jobs (admin)."""
+        return await self._set_device_status(device_id, "online")
+
+    async def set_device_to_maintenance(self, device_id: int) -> Device:
+        """Put a device into maintenance, so it takes no remote jobs (admin)."""
+        return await self._set_device_status(device_id, "maintenance")
+
+    # -- jobs ------------------------------------------------------------------------------------------
+
+    async def execute(  # noqa: PLR0917 - signature kept from the released client
+        self,
+        circuit: Any = None,
+        qprogram: str | None = None,
+        anneal_program_args: dict[str, Any] | None = None,
+        vqa: VQA | None = None,
+        nshots: int = 10,
+        device_ids: list[int] | None = None,
+        device_id: int | None = None,
+        name: str = "-",
+        summary: str = "-",
+    ) -> list[int] | int:
+        """Send one program to run: a qibo Circuit (or list of them), a QProgram, annealing args or a VQA.
+
+        Returns the job id when ``device_id`` is given, else the list of job ids (one per device).
+
+        Raises:
+            ValueError: no program or several, no device, both device_id and device_ids, bad nshots, a
+                circuit the device cannot run.
+            NotFoundError: a device does not exist.
+            DeviceNotAvailableError: a device is not online.
+        """
+        return await self._execute(
+            circuit=circuit,
+            qprogram=qprogram,
+            anneal_program_args=anneal_program_args,
+            vqa=vqa,
+            nshots=nshots,
+            device_ids=device_ids,
+            device_id=device_id,
+            name=name,
+            summary=summary,
+            warn_stacklevel=3,
+        )
+
+    async def _execute(
+        self,
+        *,
+        circuit: Any,
+        qprogram: str | None,
+        anneal_program_args: dict[str, Any] | None,
+        vqa: VQA | None,
+        nshots: int,
+        device_ids: list[int] | None,
+        device_id: int | None,
+        name: str,
+        summary: str,
+        warn_stacklevel: int,
+        encoded: tuple[str, str] | None = None,
+    ) -> list[int] | int:
+        submission = plan_submission(
+            circuit=circuit,
+            qprogram=qprogram,
+            anneal_program_args=anneal_program_args,
+            vqa=vqa,
+            nshots=nshots,
+            device_ids=device_ids,
+            device_id=device_id,
+            name=name,
+            summary=summary,
+            selected_ids=self._selected_ids(),
+            encoded=encoded,
+            warn_stacklevel=warn_stacklevel,
+        )
+        for target in dict.fromkeys(submission.device_ids):
+            await self._usable_device(target, nshots)
+        job_ids = [await self._send(submission, target) for target in submission.device_ids]
+        return job_ids[0] if submission.single else job_ids
+
+    async def _usable_device(self, device_id: int, nshots: int, *, fresh: bool = False) -> Device:
+        """The device, after checking it exists, is online and takes ``nshots`` (kept records reused
+        unless ``fresh``)."""
+        device = None if fresh else self._device_info.get(device_id)
+        if device is None:
+            device = await self.get_device(device_id)
+            check_device(device, nshots)
+            self._device_info.keep(device)
+        else:
+            check_device(device, nshots)
+        return device
+
+    async def _recheck_device(self, device_id: int, nshots: int) -> None:
+        """After a refused submission: fetch the device again and raise what a fresh check finds wrong.
+
+        The device may have gone offline (or away) since it was checked; a device still fine, or a check
+        that cannot be made, raises nothing and the refusal stands.
+        """
+        self._device_info.forget(device_id)
+        try:
+            await self._usable_device(device_id, nshots, fresh=True)
+        except (NotFoundError, ValueError):
+            raise
+        except QiboconnectionError as error:
+            logger.debug("Could not check device %s again: %s", device_id, error)
+
+    async def _send(self, submission: Submission, device_id: int) -> int:
+        """Submit to one device; returns the job id and records the job in :attr:`jobs`."""
+        try:
+            created = await self._run(self._submit_request(submission, device_id))
+        except QiboconnectionError as error:
+            if device_refusal(error):
+                await self._recheck_device(device_id, submission.nshots)
+            raise
+        job_id: int = created.job_id
+        self._record_job(submission, device_id, job_id)
+        logger.info("Job %s queued on device %s", job_id, device_id)
+        return job_id
+
+    async def submit(  # noqa: PLR0917 - same arguments as execute
+        self,
+        circuit: Any = None,
+        qprogram: str | None = None,
+        anneal_program_args: dict[str, Any] | None = None,
+        vqa: VQA | None = None,
+        nshots: int = 10,
+        device_ids: list[int] | None = None,
+        device_id: int | None = None,
+        name: str = "-",
+        summary: str = "-",
+    ) -> AsyncRemoteJob | list[AsyncRemoteJob]:
+        """Like :meth:`execute`, but return job handles: one when ``device_id`` is given, else a list."""
+        ids = await self._execute(
+            circuit=circuit,
+            qprogram=qprogram,
+            anneal_program_args=anneal_program_args,
+            vqa=vqa,
+            nshots=nshots,
+            device_ids=device_ids,
+            device_id=device_id,
+            name=name,
+            summary=summary,
+            warn_stacklevel=3,
+        )
+        recorded = {job.id: job for job in self._jobs[-(1 if isinstance(ids, int) else len(ids)) :]}
+
+        def handle(job_id: int) -> AsyncRemoteJob:
+            job = recorded.get(job_id)
+            return AsyncRemoteJob(
+                self, job_id, device_id=job.device_id if job else None, job_type=job.job_type if job else None
+            )
+
+        return handle(ids) if isinstance(ids, int) else [handle(job_id) for job_id in ids]
+
+    async def submit_qasm(
+        self, qasm: str, device_id: int, nshots: int = 10, name: str = "-", summary: str = "-"
+    ) -> AsyncRemoteJob:
+        """Send an OpenQASM 2.0 program as given (after checking that qibo can read it); returns its handle.
+
+        Raises:
+            ValueError: the text is not OpenQASM 2.0 that qibo can read, or bad nshots.
+        """
+        job_id = await self._execute(
+            circuit=None,
+            qprogram=None,
+            anneal_program_args=None,
+            vqa=None,
+            nshots=nshots,
+            device_ids=None,
+            device_id=device_id,
+            name=name,
+            summary=summary,
+            warn_stacklevel=3,
+            encoded=qasm_description(qasm),
+        )
+        if not isinstance(job_id, int):
+            raise QiboconnectionError(f"One job was expected for device {device_id}, not {job_id!r}")
+        return AsyncRemoteJob(self, job_id, device_id=device_id, job_type="circuit")
+
+    async def _job_record(self, job_id: int) -> dict[str, Any]:
+        return job_record_of(await self._run(get_job_request(job_id)), job_id)
+
+    async def _listing_page(self, page: int, per_page: int) -> dict[str, Any]:
+        """The body of one page of the user's job listing."""
+        listing: dict[str, Any] = (await self._run(list_jobs_request(page, per_page))).to_dict()
+        return listing
+
+    async def get_job(self, job_id: int) -> JobData:
+        """A job's metadata, decoded result (None until completed) and decoded description."""
+        return self._fetched_job(job_id, await self._job_record(job_id))
+
+    def _result_of(self, record: dict[str, Any]) -> Any:
+        job = self._job_data(record)
+        status = str(record.get("status", "")).lower()
+        if status == "error":
+            raise JobFailedError(job.job_id, job.error)
+        if status != "completed":
+            logger.info("Job %s is %s; it has no result yet", job.job_id, record.get("status"))
+            return None
+        return job.result
+
+    async def get_result(self, job_id: int) -> Any:
+        """A job's decoded result, or None until completed (deprecated: use ``get_job(job_id).result``)."""
+        warnings.warn(
+            "get_result() is deprecated; use get_job(job_id).result instead.",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return self._result_of(await self._job_record(job_id))
+
+    async def get_results(self, job_ids: list[int]) -> list[Any]:
+        """Decoded results of several jobs (deprecated: use ``get_job(job_id).result``)."""
+        warnings.warn(
+            "get_results() is deprecated; use get_job(job_id).result instead.",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return [self._result_of(await self._job_record(job_id)) for job_id in check_ids(job_ids, "job_ids")]
+
+    async def execute_and_return_results(  # noqa: PLR0917 - signature kept from the released client
+        self,
+        circuit: Any = None,
+        qprogram: str | None = None,
+        nshots: int = 10,
+        device_ids: list[int] | None = None,
+        device_id: int | None = None,
+        timeout: int = 3600,
+        interval: int = 60,
+    ) -> list[Any]:
+        """Run like :meth:`execute`, wait for the jobs and return their decoded results, in order.
+
+        Polling starts fast and slows down to one check every ``interval`` seconds (0: as often as the
+        polling floor allows).
+
+        Raises:
+            JobFailedError: a job ended in error (the service's reason is in the message).
+            JobTimeoutError: (a ``TimeoutError``) the jobs were not done after ``timeout`` seconds.
+        """
+        check_wait(timeout, interval)
+        job_ids = await self._execute(
+            circuit=circuit,
+            qprogram=qprogram,
+            anneal_program_args=None,
+            vqa=None,
+            nshots=nshots,
+            device_ids=device_ids,
+            device_id=device_id,
+            name="-",
+            summary="-",
+            warn_stacklevel=3,
+        )
+        ids = [job_ids] if isinstance(job_ids, int) else list(job_ids)
+        return self._final_results(await self.wait(ids, timeout=timeout, interval=interval))
+
+    async def wait(
+        self, job_ids: Sequence[int | AsyncRemoteJob], timeout: float | None = 3600, interval: float = 60
+    ) -> list[JobData]:
+        """Wait until every job (ids or handles) is final; return them in order, failed ones included.
+
+        Polling starts fast and slows down to one round every ``interval`` seconds (0: as often as the
+        polling floor allows), faster again while jobs keep finishing. With several jobs, each round reads
+        their statuses from one job listing request and fetches only the jobs that became final (up to
+        :data:`WAIT_CONCURRENCY` at a time); see :class:`~qiboconnection.polling.ListingRounds`.
+        ``timeout=None`` waits for ever.
+
+        Raises:
+            JobTimeoutError: (a ``TimeoutError``) some jobs were not final after ``timeout`` seconds.
+        """
+        ids = job_ids_of(job_ids)
+        limit, pause = check_wait(timeout, interval, allow_no_timeout=True)
+        rounds = ListingRounds()
+        async with AsyncPool(min(WAIT_CONCURRENCY, max(len(set(ids)), 1)), "qiboconnection-wait") as pool:
+
+            async def fetch(pending: list[int]) -> dict[int, Record | BaseException]:
+                records = await pool.map(self._job_record, pending)
+                return dict(zip(pending, records, strict=True))
+
+            async def one_round(pending: list[int]) -> dict[int, Record | BaseException]:
+                return await listing_round(rounds, pending, self._listing_page, fetch)
+
+            records = await wait_rounds(
+                ids,
+                one_round,
+                timeout=limit,
+                interval=pause,
+                progress=Progress(sys.stderr, enabled=self.show_progress),
+                sleep=self._sleep,
+            )
+        return self._waited_jobs(records, ids)
+
+    async def list_jobs(self, favourites: bool = False) -> JobListing:
+        """The user's jobs (all pages), as summaries without results."""
+        if not isinstance(favourites, bool):
+            raise TypeError(f"favourites must be a bool, not {type(favourites).__name__}")
+
+        def page_request(page: int, per_page: int) -> Request[Any]:
+            return list_jobs_request(page, per_page, favourites)
+
+        models = await self._pages(page_request)
+        return JobListing.from_records([model.to_dict() for model in models])
+
+    async def cancel_job(self, job_id: int) -> None:
+        """Cancel a job that has not finished (ConflictError if it already has).
+
+        A cancel sent again after a lost answer that then meets a 409 succeeds when the job is cancelled:
+        the first attempt did it.
+        """
+        try:
+            await self._run(cancel_job_request(job_id))
+        except ConflictError as error:
+            if error.attempts < 2 or not is_cancelled(await self._job_record(job_id)):
+                raise
+        logger.info("Job %s cancelled", job_id)
+
+    async def delete_job(self, job_id: int) -> None:
+        """Delete a job (admin)."""
+        await self._run(delete_job_request(job_id))
+        logger.info("Job %s deleted", job_id)
+
+    async def run_batch(
+        self,
+        circuits: Sequence[Any],
+        device_id: int,
+        *,
+        nshots: int = 10,
+        max_parallel: int = 10,
+        timeout: float | None = None,
+        interval: float = 1.0,
+    ) -> list[BatchOutcome]:
+        """Run many circuits and return one outcome per circuit, in the same order.
+
+        Small circuits are packed into shared jobs (a circuit job carries a list of programs; see
+        :mod:`qiboconnection.batching`): consecutive circuits go together, at most 50 per job and within a
+        result-size budget, spread so that up to ``max_parallel`` jobs run at once (200 small circuits with
+        ``max_parallel=10`` make 10 jobs of 20). An item that is itself a list of circuits, or a circuit
+        too large to pack, is a job of its own. At most ``max_parallel`` requests are in flight. The
+        device is checked once. Waiting goes in rounds that each read the unfinished jobs' statuses from
+        one job listing request and fetch only the jobs that became final.
+
+        Each :class:`~qiboconnection.batching.BatchOutcome` has ``ok``, ``result`` (that circuit's own
+        decoded result) and ``job_id``/``job`` (the job that ran it, shared with the rest of its pack), or
+        ``error``. Failures stay per circuit: a pack that fails, is refused or whose result cannot be read
+        is sent again as one job per circuit, within the same timeout, so only the faulty circuit carries
+        an error. A status read or result fetch that fails is tried again in the next round, until the
+        timeout. A cancellation or timeout applies to every circuit of its pack. ``timeout`` bounds the
+        wait once the jobs are sent (None: no limit); circuits of unfinished jobs get a
+        ``JobTimeoutError``. ``interval`` caps the pause between rounds (0: poll at the floor).
+
+        Raises:
+            NotFoundError / DeviceNotAvailableError: the device does not exist or takes no jobs.
+            ValueError / TypeError: bad arguments.
+        """
+        limit = check_batch(
+            circuits,
+            device_id=device_id,
+            nshots=nshots,
+            max_parallel=max_parallel,
+            timeout=timeout,
+            interval=interval,
+        )
+        items = list(circuits)
+        await self._usable_device(device_id, nshots)
+        batch = Batch(
+            items,
+            device_id=device_id,
+            nshots=nshots,
+            max_parallel=max_parallel,
+            max_result_bytes=self._settings.max_result_bytes,
+        )
+
+        async def send(job: BatchJob) -> tuple[BatchJob, int | BaseException]:
+            try:
+                return job, await self._send(job.submission, device_id)
+            except Exception as error:
+                return job, error
+
+        async def fetch(job_id: int) -> tuple[int, Record | BaseException]:
+            try:
+                return job_id, await self._job_record(job_id)
+            except Exception as error:
+                return job_id, error
+
+        async with AsyncPool(max_parallel, "qiboconnection-batch") as pool:
+
+            async def send_all(jobs: list[BatchJob]) -> None:
+                while jobs:
+                    answers = await pool.map(send, jobs)
+                    jobs = [more for job, answer in answers for more in batch.sent(job, answer)]
+
+            async def fetch_many(pending: list[int]) -> dict[int, Record | BaseException]:
+                return dict(await pool.map(fetch, pending))
+
+            await send_all(batch.first)
+            rounds = ListingRounds()
+            pace = Pace(limit, interval, Progress(sys.stderr, enabled=self.show_progress))
+            try:
+                while batch.waiting:
+                    entries = await listing_round(rounds, list(batch.waiting), self._listing_page, fetch_many)
+                    await send_all(batch.settle(entries))
+                    delay = pace.next(batch.shown(), len(batch.waiting), batch.finished)
+                    if delay is None:
+                        break
+                    await self._sleep(delay)
+            finally:
+                pace.close()
+        return batch.finish(limit)
+
+    # -- runcards --------------------------------------------------------------------------------------
+
+    async def save_runcard(  # noqa: PLR0917 - signature kept from the released client
+        self,
+        name: str,
+        description: str,
+        runcard_dict: dict[str, Any],
+        device_id: int,
+        user_id: int,
+        qililab_version: str,
+    ) -> int:
+        """Store a runcard (admin); returns its id."""
+        from qiboconnection.stored_records import RUNCARD, new_runcard
+
+        runcard = new_runcard(name, description, runcard_dict, device_id, user_id, qililab_version)
+        self._runcard = RUNCARD.record_of(await self._run(RUNCARD.create(runcard)))
+        return _stored_id(self._runcard)
+
+    async def get_runcard(self, runcard_id: int | None = None, runcard_name: str | None = None) -> Runcard:
+        """A runcard by id or by name (admin)."""
+        from qiboconnection.stored_records import RUNCARD
+
+        return RUNCARD.record_of(await self._run(RUNCARD.get(runcard_id, runcard_name)))
+
+    async def list_runcards(self) -> list[Runcard]:
+        """Every runcard (admin)."""
+        from qiboconnection.stored_records import RUNCARD
+
+        models = await self._pages(RUNCARD.listing)
+        return RUNCARD.records_of(models)
+
+    async def update_runcard(self, runcard: Runcard) -> Runcard:
+        """Replace a stored runcard with ``runcard`` (which must have an id) (admin)."""
+        from qiboconnection.stored_records import RUNCARD
+
+        self._runcard = RUNCARD.record_of(await self._run(RUNCARD.update(runcard)))
+        return self._runcard
+
+    async def delete_runcard(self, runcard_id: int) -> None:
+        """Delete a runcard (admin)."""
+        from qiboconnection.stored_records import RUNCARD
+
+        await self._run(RUNCARD.delete(runcard_id))
+        logger.info("Runcard %s deleted", runcard_id)
+
+    # -- calibrations ----------------------------------------------------------------------------------
+
+    async def save_calibration(  # noqa: PLR0917 - signature kept from the released client
+        self,
+        name: str,
+        description: str,
+        calibration_serialized: str,
+        device_id: int,
+        user_id: int,
+        qililab_version: str,
+    ) -> int:
+        """Store a calibration (admin); returns its id."""
+        from qiboconnection.stored_records import CALIBRATION, new_calibration
+
+        calibration = new_calibration(
+            name, description, calibration_serialized, device_id, user_id, qililab_version
+        )
+        self._calibration = CALIBRATION.record_of(await self._run(CALIBRATION.create(calibration)))
+        return _stored_id(self._calibration)
+
+    async def get_calibration(
+        self, calibration_id: int | None = None, calibration_name: str | None = None
+    ) -> Calibration:
+        """A calibration by id or by name (admin)."""
+        from qiboconnection.stored_records import CALIBRATION
+
+        return CALIBRATION.record_of(await self._run(CALIBRATION.get(calibration_id, calibration_name)))
+
+    async def list_calibrations(self) -> list[Calibration]:
+        """Every calibration (admin)."""
+        from qiboconnection.stored_records import CALIBRATION
+
+        models = await self._pages(CALIBRATION.listing)
+        return CALIBRATION.records_of(models)
+
+    async def update_calibration(self, calibration: Calibration) -> Calibration:
+        """Replace a stored calibration with ``calibration`` (which must have an id) (admin)."""
+        from qiboconnection.stored_records import CALIBRATION
+
+        self._calibration = CALIBRATION.record_of(await self._run(CALIBRATION.update(calibration)))
+        return self._calibration
+
+    async def delete_calibration(self, calibration_id: int) -> None:
+        """Delete a calibration (admin)."""
+        from qiboconnection.stored_records import CALIBRATION
+
+        await self._run(CALIBRATION.delete(calibration_id))
+        logger.info("Calibration %s deleted", calibration_id)
+
+
+def _stored_id(record: Runcard | Calibration) -> int:
+    if not isinstance(record.id, int):
+        raise QiboconnectionError(f"The service stored the {type(record).__name__.lower()} without an id")
+    return record.id

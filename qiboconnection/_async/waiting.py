@@ -1,0 +1,95 @@
+"""The polling loops of a wait: rounds until every job is final, and the listing round that learns
+which jobs are final from the job listing (the bookkeeping is in :mod:`qiboconnection.polling`)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from typing import Any
+
+from qiboconnection.concurrency import async_sleep
+from qiboconnection.errors import QiboconnectionError
+from qiboconnection.polling import ListingRounds, Progress, Record, Rounds
+
+__all__ = ["listing_round", "wait_for_jobs", "wait_rounds"]
+
+Entries = Mapping[int, "Record | BaseException"]
+
+
+async def listing_round(
+    rounds: ListingRounds,
+    pending: list[int],
+    list_page: Callable[[int, int], Awaitable[Any]],
+    fetch: Callable[[list[int]], Awaitable[Entries]],
+) -> dict[int, Record | BaseException]:
+    """One round: ``list_page(page, per_page)`` answers a listing page's body, ``fetch(ids)`` records."""
+    wanted = rounds.wanted(pending)
+    seen: dict[int, Record] = {}
+    if wanted:
+        unseen = set(wanted)
+        page: tuple[int, int] | None = (1, rounds.page_size)
+        try:
+            for _ in range(rounds.max_pages):
+                if page is None:
+                    break
+                page = rounds.read(await list_page(*page), unseen, seen)
+        except QiboconnectionError as error:
+            rounds.failed(error)
+            wanted, seen = set(), {}
+    to_fetch, entries = rounds.settle(pending, wanted, seen)
+    result: dict[int, Record | BaseException] = dict(entries)
+    if to_fetch:
+        result.update(await fetch(to_fetch))
+    return result
+
+
+async def wait_rounds(
+    job_ids: Iterable[int],
+    fetch_round: Callable[[list[int]], Awaitable[Entries]],
+    *,
+    timeout: float,
+    interval: float,
+    progress: Progress | None = None,
+    sleep: Callable[[float], Awaitable[None]] = async_sleep,
+    clock: Callable[[], float] = time.monotonic,
+) -> dict[int, Record | BaseException]:
+    """Poll in rounds (each asks only about jobs not yet final) until all are final; the last entries.
+
+    Raises:
+        JobTimeoutError: some jobs were not final after ``timeout`` seconds.
+    """
+    rounds = Rounds(job_ids, timeout=timeout, interval=interval, progress=progress, clock=clock)
+    try:
+        while rounds.pending:
+            delay = rounds.record(await fetch_round(list(rounds.pending)))
+            if delay is None:
+                break
+            await sleep(delay)
+        return rounds.latest
+    finally:
+        rounds.close()
+
+
+async def wait_for_jobs(
+    job_ids: Iterable[int],
+    fetch: Callable[[int], Awaitable[Record]],
+    *,
+    timeout: float,
+    interval: float,
+    progress: Progress | None = None,
+    sleep: Callable[[float], Awaitable[None]] = async_sleep,
+    clock: Callable[[], float] = time.monotonic,
+) -> dict[int, Record]:
+    """Fetch each job (one at a time, errors propagate) until all are final; the last record of each.
+
+    Raises:
+        JobTimeoutError: some jobs were not final after ``timeout`` seconds.
+    """
+
+    async def fetch_round(pending: list[int]) -> Entries:
+        return {job_id: await fetch(job_id) for job_id in pending}
+
+    latest = await wait_rounds(
+        job_ids, fetch_round, timeout=timeout, interval=interval, progress=progress, sleep=sleep, clock=clock
+    )
+    return {job_id: entry for job_id, entry in latest.items() if not isinstance(entry, BaseException)}

@@ -1,0 +1,61 @@
+# Generated from qiboconnection/_async/remote_job.py by scripts/unasync.py: edit that file, not this one.
+"""``RemoteJob``: the handle of a job submitted through an synchronous session."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from qiboconnection.handles import DEFAULT_INTERVAL, JobState
+from qiboconnection.models.jobs import JobData
+from qiboconnection.operations import check_wait, result_of_job
+
+if TYPE_CHECKING:
+    from qiboconnection._sync.api import APIBase
+
+__all__ = ["RemoteJob"]
+
+
+class RemoteJob(JobState):
+    """A submitted job: ask its status, wait for it, read its result, cancel it."""
+
+    def __init__(
+        self, api: APIBase, job_id: int, *, device_id: int | None = None, job_type: str | None = None
+    ) -> None:
+        super().__init__(job_id, device_id=device_id, job_type=job_type)
+        self._api = api
+
+    def refresh(self) -> RemoteJob:
+        """Fetch the job's current record (see :attr:`data`); returns the handle."""
+        self._keep(self._api.get_job(self._id))
+        return self
+
+    def status(self) -> str:
+        """The job's current status, fetched from the service."""
+        self.refresh()
+        return str(self.last_status)
+
+    def wait(self, timeout: float | None = None, interval: float = DEFAULT_INTERVAL) -> JobData:
+        """Wait until the job is final (``timeout`` None waits for ever); returns its record.
+
+        Raises:
+            JobTimeoutError: (a ``TimeoutError``) the job was not final after ``timeout`` seconds.
+        """
+        if self._data is None or not self.done:
+            [data] = self._api.wait([self._id], timeout=timeout, interval=interval)
+            self._keep(data)
+        return self._kept()
+
+    def result(self, timeout: float | None = None, interval: float = DEFAULT_INTERVAL) -> Any:
+        """The decoded result, waiting for it if needed.
+
+        Raises:
+            JobFailedError: the job ended in error (the service's reason is in the message) or was cancelled.
+            JobTimeoutError: the job was not final after ``timeout`` seconds.
+        """
+        check_wait(timeout, interval, allow_no_timeout=True)
+        return result_of_job(self.wait(timeout=timeout, interval=interval))
+
+    def cancel(self) -> None:
+        """Cancel the job (ConflictError if it already finished)."""
+        self._api.cancel_job(self._id)
+        self._forget()
