@@ -12,9 +12,13 @@ import logging
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from qiboconnection.cli_client import COMMANDS as CLIENT_COMMANDS
 from qiboconnection.cli_client import EXIT_CODES_EPILOG, OneLineErrorParser
+
+if TYPE_CHECKING:
+    from qiboconnection.cli_client import Subcommands
 
 Command = Callable[[argparse.Namespace], int]
 
@@ -26,7 +30,7 @@ def default_db_path() -> Path:
     return Path(user_data_dir("qiboconnection", appauthor=False)) / "qaas.sqlite3"
 
 
-def _add_serve(subparsers: argparse._SubParsersAction) -> None:
+def _add_serve(subparsers: Subcommands) -> None:
     parser = subparsers.add_parser(
         "serve",
         help="run a local QaaS server",
@@ -211,7 +215,7 @@ def _configure_logging(level: str) -> None:
     logger.setLevel(level.upper())
 
 
-COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [*CLIENT_COMMANDS, _add_serve]
+COMMANDS: list[Callable[[Subcommands], None]] = [*CLIENT_COMMANDS, _add_serve]
 
 
 def build_parser() -> argparse.ArgumentParser:

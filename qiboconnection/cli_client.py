@@ -15,7 +15,7 @@ import os
 import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn, TypeAlias
 
 if TYPE_CHECKING:
     from qiboconnection.api import API
@@ -59,6 +59,11 @@ class OneLineErrorParser(argparse.ArgumentParser):
 
     def error(self, message: str) -> NoReturn:
         self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
+
+
+if TYPE_CHECKING:
+    # What ``add_subparsers`` returns on a OneLineErrorParser: its subparsers are of the same class.
+    Subcommands: TypeAlias = argparse._SubParsersAction[OneLineErrorParser]
 
 
 class CommandError(Exception):
@@ -229,9 +234,7 @@ def _common(parser: argparse.ArgumentParser, *, json_flag: bool = True, progress
         parser.set_defaults(no_progress=True)
 
 
-def _add(
-    subparsers: argparse._SubParsersAction, name: str, help_text: str, description: str
-) -> argparse.ArgumentParser:
+def _add(subparsers: Subcommands, name: str, help_text: str, description: str) -> argparse.ArgumentParser:
     return subparsers.add_parser(
         name,
         help=help_text,
@@ -244,7 +247,7 @@ def _add(
 # -- login -----------------------------------------------------------------------------------------------
 
 
-def _add_login(subparsers: argparse._SubParsersAction) -> None:
+def _add_login(subparsers: Subcommands) -> None:
     parser = _add(
         subparsers,
         "login",
@@ -320,7 +323,7 @@ def _login(args: argparse.Namespace) -> int:
 # -- accounts --------------------------------------------------------------------------------------------
 
 
-def _add_accounts(subparsers: argparse._SubParsersAction) -> None:
+def _add_accounts(subparsers: Subcommands) -> None:
     parser = _add(
         subparsers,
         "accounts",
@@ -342,7 +345,7 @@ def _accounts(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _add_logout(subparsers: argparse._SubParsersAction) -> None:
+def _add_logout(subparsers: Subcommands) -> None:
     parser = _add(subparsers, "logout", "forget a saved account", "Delete a saved account and its API key.")
     parser.add_argument("--name", default="default", help="account name (default: %(default)s)")
     parser.set_defaults(run=_guarded(_logout))
@@ -362,7 +365,7 @@ def _logout(args: argparse.Namespace) -> int:
 # -- devices ---------------------------------------------------------------------------------------------
 
 
-def _add_devices(subparsers: argparse._SubParsersAction) -> None:
+def _add_devices(subparsers: Subcommands) -> None:
     parser = _add(subparsers, "devices", "list the devices", "List the devices and their status.")
     _common(parser)
     parser.set_defaults(run=_guarded(_devices))
@@ -382,7 +385,7 @@ def _devices(args: argparse.Namespace) -> int:
 # -- submit ----------------------------------------------------------------------------------------------
 
 
-def _add_submit(subparsers: argparse._SubParsersAction) -> None:
+def _add_submit(subparsers: Subcommands) -> None:
     parser = _add(
         subparsers,
         "submit",
@@ -450,7 +453,7 @@ def _submit(args: argparse.Namespace) -> int:
 # -- jobs ------------------------------------------------------------------------------------------------
 
 
-def _add_jobs(subparsers: argparse._SubParsersAction) -> None:
+def _add_jobs(subparsers: Subcommands) -> None:
     parser = _add(subparsers, "jobs", "list your jobs", "List your jobs (newest last), without results.")
     _common(parser)
     parser.set_defaults(run=_guarded(_jobs))
@@ -484,7 +487,7 @@ _JOB_FIELDS = (
 )
 
 
-def _add_job(subparsers: argparse._SubParsersAction) -> None:
+def _add_job(subparsers: Subcommands) -> None:
     parser = _add(subparsers, "job", "show one job", "Show a job's status and details (not its result).")
     parser.add_argument("job_id", type=_job_id, metavar="ID", help="job id")
     _common(parser)
@@ -509,7 +512,7 @@ def _job(args: argparse.Namespace) -> int:
 # -- result ----------------------------------------------------------------------------------------------
 
 
-def _add_result(subparsers: argparse._SubParsersAction) -> None:
+def _add_result(subparsers: Subcommands) -> None:
     parser = _add(
         subparsers,
         "result",
@@ -579,7 +582,7 @@ def _show_result(data: Any, args: argparse.Namespace) -> int:
 # -- cancel ----------------------------------------------------------------------------------------------
 
 
-def _add_cancel(subparsers: argparse._SubParsersAction) -> None:
+def _add_cancel(subparsers: Subcommands) -> None:
     parser = _add(subparsers, "cancel", "cancel a job", "Cancel a job that has not finished.")
     parser.add_argument("job_id", type=_job_id, metavar="ID", help="job id")
     _common(parser)
@@ -596,7 +599,7 @@ def _cancel(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
+COMMANDS: list[Callable[[Subcommands], None]] = [
     _add_login,
     _add_accounts,
     _add_logout,

@@ -13,10 +13,13 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
+
+if TYPE_CHECKING:
+    from qibo import Circuit
 
 
-def _bell_circuit():
+def _bell_circuit() -> Circuit:
     from qibo import Circuit, gates
 
     circuit = Circuit(2)

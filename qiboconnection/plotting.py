@@ -74,7 +74,8 @@ def plot_counts(results: Any, *, ax: Axes | None = None, title: str | None = Non
     if ax is not None and len(items) != 1:
         raise ValueError("ax= takes a single result; give a list without ax= to get one panel each")
     if ax is not None:
-        figure = ax.figure
+        # The figure that owns the axes; for axes in a subfigure, the figure that holds the subfigure.
+        figure = ax.figure.figure
         axes = [ax]
     else:
         figure = Figure(figsize=(max(4.0, 3.5 * len(items)), 3.5), layout="constrained")
@@ -88,7 +89,7 @@ def plot_counts(results: Any, *, ax: Axes | None = None, title: str | None = Non
         shots = sum(values)
         default = f"{shots} shots" if len(items) == 1 else f"circuit {number}: {shots} shots"
         panel.set_title(title if title is not None else default)
-    return figure  # type: ignore[return-value]
+    return figure
 
 
 def save_counts_png(results: Any, path: str | os.PathLike[str], *, title: str | None = None) -> None:

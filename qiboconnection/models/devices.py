@@ -21,6 +21,7 @@ class Device:
     """A quantum device or simulator."""
 
     __slots__ = ("_fields",)
+    _fields: dict[str, Any]
 
     def __init__(self, record: Mapping[str, Any] | None = None, **fields: Any) -> None:
         merged = {**(record or {}), **fields}
@@ -33,12 +34,15 @@ class Device:
     @property
     def id(self) -> int:
         """Device identifier."""
-        return self._fields.get("id")  # type: ignore[return-value]
+        value = self._fields.get("id")
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        raise AttributeError(f"This device record has no integer id (it holds {value!r})")
 
     @property
     def name(self) -> str | None:
         """Device name."""
-        return self._fields.get("name")
+        return self._text("name")
 
     @property
     def status(self) -> Any:
@@ -48,22 +52,31 @@ class Device:
     @property
     def type(self) -> str | None:
         """``simulator_device``, ``quantum_device``, ..."""
-        return self._fields.get("type")
+        return self._text("type")
 
     @property
     def number_pending_jobs(self) -> int | None:
         """Jobs waiting on this device."""
-        return self._fields.get("number_pending_jobs")
+        value = self._fields.get("number_pending_jobs")
+        return value if isinstance(value, int) and not isinstance(value, bool) else None
 
     @property
     def static_features(self) -> dict[str, Any] | None:
         """Fixed characteristics (``max_qubits``, ``max_shots``, ...)."""
-        return self._fields.get("static_features")
+        return self._table("static_features")
 
     @property
     def dynamic_features(self) -> dict[str, Any] | None:
         """Characteristics that change over time."""
-        return self._fields.get("dynamic_features")
+        return self._table("dynamic_features")
+
+    def _text(self, key: str) -> str | None:
+        value = self._fields.get(key)
+        return value if isinstance(value, str) else None
+
+    def _table(self, key: str) -> dict[str, Any] | None:
+        value = self._fields.get(key)
+        return value if isinstance(value, dict) else None
 
     @property
     def is_online(self) -> bool:
@@ -105,7 +118,11 @@ class Device:
         return json.dumps(self.to_dict(expand=expand), indent=2, default=str)
 
     def __str__(self) -> str:
-        return f"<Device: id={self.id}, name='{self.name}', status='{self.status}', type='{self.type}'>"
+        fields = self._fields
+        return (
+            f"<Device: id={fields.get('id')}, name='{fields.get('name')}', "
+            f"status='{fields.get('status')}', type='{fields.get('type')}'>"
+        )
 
     __repr__ = __str__
 

@@ -5,11 +5,14 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, overload
+from typing import TYPE_CHECKING, Any, overload
 
 from qiboconnection.errors import ResultDecodeError
 from qiboconnection.results import decode_job_result
 from qiboconnection.serialization import DEFAULT_MAX_BYTES, decode_envelope
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = ["Job", "JobData", "JobListing", "JobListingItem", "decode_description"]
 
@@ -210,7 +213,7 @@ class JobListing(Sequence[JobListingItem]):
         return iter(self.items)
 
     @property
-    def dataframe(self) -> Any:
+    def dataframe(self) -> pd.DataFrame:
         """The listing as a ``pandas.DataFrame`` (needs pandas, which qiboconnection does not install)."""
         try:
             import pandas as pd
