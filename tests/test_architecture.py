@@ -32,9 +32,6 @@ PRIVATE = "private names"
 
 KNOWN_VIOLATIONS = frozenset(
     {
-        (NETWORK, "qiboconnection/transport.py"),
-        (PRIVATE, "qiboconnection/auth.py"),
-        (PRIVATE, "qiboconnection/transport.py"),
         (PRIVATE, "qiboconnection/server/routing.py"),
     }
 )
