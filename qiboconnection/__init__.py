@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     # Re-exported names, loaded lazily at run time by __getattr__ below.
     from qiboconnection.api import API as API
     from qiboconnection.async_api import AsyncAPI as AsyncAPI
+    from qiboconnection.backend import MetaBackend as MetaBackend
     from qiboconnection.batch import BatchOutcome as BatchOutcome
     from qiboconnection.remote_job import AsyncRemoteJob as AsyncRemoteJob
     from qiboconnection.remote_job import RemoteJob as RemoteJob
@@ -30,6 +31,9 @@ _LAZY = {
     "AsyncRemoteJob": "qiboconnection.remote_job",
     "BatchOutcome": "qiboconnection.batch",
     "ConnectionConfiguration": "qiboconnection.typings.connection",
+    # qibo's backend lookup (qibo.set_backend("qiboconnection", ...)); left out of __all__, which
+    # would make ``from qiboconnection import *`` import qibo.
+    "MetaBackend": "qiboconnection.backend",
     "RemoteJob": "qiboconnection.remote_job",
     "VQA": "qiboconnection.typings.vqa",
 }
