@@ -206,7 +206,7 @@ class QiboconnectionBackend(NumpyBackend):  # type: ignore[misc]
             prepared, self.device_id, nshots=1000 if nshots is None else nshots, timeout=self.timeout
         )
         for outcome in outcomes:
-            if not outcome.ok:
+            if outcome.error is not None:
                 raise outcome.error
         return [
             self._result(outcome.result, circuit) for outcome, circuit in zip(outcomes, prepared, strict=True)
