@@ -46,7 +46,8 @@ class QiboconnectionBackend(NumpyBackend):  # type: ignore[misc]
     """qibo's numpy backend, except that circuits run on one device of the service.
 
     Logs in when created, so that bad credentials or an unknown device fail at ``set_backend``; the
-    session is closed by :meth:`close`, or when the backend is garbage collected.
+    session is closed by :meth:`close` (the next execution logs in again with the same credentials),
+    or when the backend is garbage collected.
 
     Pickling keeps the device, the saved account name (if one was given) and the user's id, never the
     API key nor the session. An unpickled backend logs in on first use with the saved account it was
@@ -73,7 +74,7 @@ class QiboconnectionBackend(NumpyBackend):  # type: ignore[misc]
         _check_timeout(timeout)
         self.name = BACKEND_NAME
         self.timeout = timeout
-        self._account = account
+        self._credentials = (username, api_key, account)
         self._lock = threading.Lock()
         self._api: API | None = None
         self._finalizer: weakref.finalize[Any, Any] | None = None
@@ -100,7 +101,7 @@ class QiboconnectionBackend(NumpyBackend):  # type: ignore[misc]
         """The logged-in session (logged in now if this backend was unpickled)."""
         with self._lock:
             if self._api is None:
-                api = _login(None, None, self._account)
+                api = _login(*self._credentials)
                 if self._user_id is not None and api.user_id != self._user_id:
                     api.close()
                     raise QiboconnectionError(
@@ -117,7 +118,7 @@ class QiboconnectionBackend(NumpyBackend):  # type: ignore[misc]
         self._finalizer = weakref.finalize(self, api.close)
 
     def close(self) -> None:
-        """Close the session (a later execution logs in again)."""
+        """Close the session (the next execution logs in again)."""
         with self._lock:
             if self._finalizer is not None:
                 self._finalizer()
@@ -127,7 +128,7 @@ class QiboconnectionBackend(NumpyBackend):  # type: ignore[misc]
         return {
             "device_id": self.device_id,
             "platform": self.platform,
-            "account": self._account,
+            "account": self._credentials[2],
             "user_id": self._user_id,
             "timeout": self.timeout,
         }
@@ -144,7 +145,7 @@ class QiboconnectionBackend(NumpyBackend):  # type: ignore[misc]
         backend.device_id = state["device_id"]
         backend.platform = state["platform"]
         backend.timeout = state["timeout"]
-        backend._account = state["account"]
+        backend._credentials = (None, None, state["account"])
         backend._user_id = state["user_id"]
         backend._lock = threading.Lock()
         backend._api = None

@@ -34,10 +34,7 @@ if TYPE_CHECKING:
 
     from qiboconnection.results import QaaSCircuitResult
 
-__all__ = ["QiboResult", "to_qibo"]
-
-#: What :func:`to_qibo` returns (``CircuitResult`` is both a state and measurement outcomes).
-QiboResult = CircuitResult | MeasurementOutcomes | QuantumState
+__all__ = ["to_qibo"]
 
 
 @cache
@@ -51,9 +48,11 @@ def to_qibo(
     circuit: Any = None,
     *,
     backend: Any = None,
-    measurements: list[Any] | None = None,
 ) -> Any:
     """One circuit's service result as qibo's own result object (see the module documentation).
+
+    The result's measurement gates are copies of the circuit's: the shots are not written into the
+    circuit's own gates.
 
     Args:
         result: the circuit's entry of a job result.
@@ -62,8 +61,6 @@ def to_qibo(
             number of qubits. Without it, the result's measured bits are read as
             ``gates.M(0, 1, ..., k - 1)`` and a final state is sized from the result itself.
         backend: the qibo backend the result computes with (qibo's numpy backend by default).
-        measurements: the measurement gates to fill with the shots, when they must be the circuit's own
-            gate objects (as qibo's backends do); by default, copies of the circuit's gates.
 
     Raises:
         TypeError: ``circuit`` is neither a qibo Circuit nor OpenQASM text.
@@ -76,8 +73,7 @@ def to_qibo(
     if parsed is not None and not parsed.measurements:
         return QuantumState(_final_state(result, nqubits, required=True), backend=engine)
     samples = _samples(result)
-    if measurements is None:
-        measurements = _measurement_gates(parsed, samples.shape[1] if samples is not None else None)
+    measurements = _measurement_gates(parsed, samples.shape[1] if samples is not None else None)
     if samples is None:
         if not measurements:
             return QuantumState(_final_state(result, nqubits, required=True), backend=engine)

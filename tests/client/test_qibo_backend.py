@@ -242,7 +242,10 @@ def test_device_by_name_and_clear_errors(as_alice: Any, qaas_server: Any) -> Non
     backend = MetaBackend.load(platform=1, username=bob.username, api_key=bob.api_key)
     try:
         with API.login() as alice:
-            assert backend.api.user_id != alice.user_id  # bob's session, not the environment's alice
+            bob_id = backend.api.user_id
+            assert bob_id != alice.user_id  # bob's session, not the environment's alice
+        backend.close()
+        assert backend.api.user_id == bob_id  # logged in again with the credentials it was given
     finally:
         backend.close()
 
@@ -282,6 +285,15 @@ def test_pickled_backend_has_no_key_and_logs_in_again(
     monkeypatch.delenv("QIBOCONNECTION_API_KEY")
     with pytest.raises(AccountNotFoundError):
         pickle.loads(blob).execute_circuit(bell(), nshots=20)
+
+
+def test_qibo_parallel_helper_runs_circuits_on_threads(remote: QiboconnectionBackend) -> None:
+    from qibo.parallel import parallel_circuits_execution
+
+    circuits = [bell() for _ in range(4)]
+    results = parallel_circuits_execution(circuits, nshots=100, processes=2, backend=remote)
+    for result in results:
+        assert set(result.frequencies()) <= {"00", "11"} and sum(result.frequencies().values()) == 100
 
 
 def test_close_then_execute_logs_in_again(remote: QiboconnectionBackend) -> None:
