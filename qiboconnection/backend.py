@@ -10,7 +10,8 @@ Credentials come from ``username=``/``api_key=``, or ``account=``, else the envi
 ``default`` account, as :meth:`API.login <qiboconnection.api.API.login>` finds them.
 
 Everything other than running circuits (gate matrices, Hamiltonians, expectation values of states)
-is computed locally, as qibo's numpy backend does.
+is computed locally, as qibo's numpy backend does. The backend declares no qubits, native gates or
+connectivity, so qibo sends circuits as written, without transpiling them first.
 
 This module imports qibo; ``import qiboconnection`` does not import it.
 """
