@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     # Re-exported names, loaded lazily at run time by __getattr__ below.
     from qiboconnection.api import API as API
     from qiboconnection.async_api import AsyncAPI as AsyncAPI
+    from qiboconnection.backend import MetaBackend as MetaBackend
     from qiboconnection.batching import BatchOutcome as BatchOutcome
     from qiboconnection.remote_job import AsyncRemoteJob as AsyncRemoteJob
     from qiboconnection.remote_job import RemoteJob as RemoteJob
@@ -29,6 +30,9 @@ _LAZY = {
     "AsyncRemoteJob": "qiboconnection.remote_job",
     "BatchOutcome": "qiboconnection.batching",
     "ConnectionConfiguration": "qiboconnection.typings.connection",
+    # qibo's backend lookup (qibo.set_backend("qiboconnection", ...)); left out of __all__, which
+    # would make ``from qiboconnection import *`` import qibo.
+    "MetaBackend": "qiboconnection.backend",
     "RemoteJob": "qiboconnection.remote_job",
     "VQA": "qiboconnection.typings.vqa",
 }

@@ -137,6 +137,17 @@ class QaaSCircuitResult(dict[str, Any]):
         samples = self._field("samples")
         return len(samples) if isinstance(samples, list) else None
 
+    def to_qibo(self, circuit: Any = None) -> Any:
+        """This result as qibo's own result object (``CircuitResult``, ``MeasurementOutcomes`` or
+        ``QuantumState``), which qibo's ``dump``/``load`` save and reload.
+
+        ``circuit`` (the qibo Circuit that ran, or its OpenQASM text, such as ``job.description[i]``)
+        gives the measurement gates and qubit count; see :func:`qiboconnection.qibo_results.to_qibo`.
+        """
+        from qiboconnection.qibo_results import to_qibo
+
+        return to_qibo(self, circuit)
+
     def plot(self, *, ax: Any = None, title: str | None = None) -> Any:
         """A bar chart of the counts, as a matplotlib ``Figure`` (needs ``pip install qiboconnection[plot]``)."""
         from qiboconnection.plotting import plot_counts

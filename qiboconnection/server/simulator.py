@@ -27,7 +27,7 @@ logger = logging.getLogger("qiboconnection.server.simulator")
 MAX_SAMPLE_VALUES = 10_000_000
 _QREG = re.compile(r"\bqreg\s+\w+\s*\[\s*(\d+)\s*\]")
 _lock = threading.Lock()
-_backend_ready = False
+_backend: Any = None
 
 ECHO_NOTE = "This local server has no hardware for this job type; the result echoes the submitted payload."
 
@@ -37,12 +37,19 @@ class JobFailed(Exception):
 
 
 def _ensure_backend() -> None:
-    global _backend_ready  # noqa: PLW0603
-    if not _backend_ready:
-        import qibo
+    global _backend  # noqa: PLW0603
+    if _backend is None:
+        from qibo.backends import construct_backend
 
-        qibo.set_backend("numpy")
-        _backend_ready = True
+        # A numpy backend of the server's own: qibo's global backend belongs to the process the server
+        # shares, whose client may have set it to this very service.
+        _backend = construct_backend("numpy")
+
+
+def _simulate(circuit: Any, nshots: int) -> Any:
+    """Run ``circuit`` on the server's numpy backend."""
+    _ensure_backend()
+    return _backend.execute_circuit(circuit, nshots=nshots)
 
 
 def declared_qubits(qasm: str) -> int:
@@ -194,7 +201,7 @@ def _prepare(qasm: str) -> Any:
     if not deterministic:
         return circuit
     try:
-        result = circuit.copy(deep=True)(nshots=1)
+        result = _simulate(circuit.copy(deep=True), nshots=1)
         state = np.array(result.state(), dtype=complex)
     except Exception:  # left to the full run, which reports it the way it always does
         return circuit
@@ -214,7 +221,7 @@ def _execute(index: int, circuit: Any, nshots: int, with_state: bool) -> dict[st
     measured = sorted({q for gate in circuit.measurements for q in gate.target_qubits})
     keep_samples = nshots * len(measured) <= MAX_SAMPLE_VALUES
     try:
-        result = circuit(nshots=nshots)
+        result = _simulate(circuit, nshots=nshots)
         counts = {str(k): int(v) for k, v in result.frequencies(binary=True).items()}
         samples = np.asarray(result.samples(binary=True), dtype=int).tolist() if keep_samples else None
     except Exception as exc:  # a circuit qibo accepts but cannot execute
