@@ -7,7 +7,7 @@ GEN_PKG := generated/qaas_client
 SPEC ?= openapi.yaml
 GENERATOR = $(BIN)/openapi-python-client generate --path $(SPEC) --config generator-config.yaml \
 	--meta none --overwrite --fail-on-warning
-LINTED := qiboconnection tests bench
+LINTED := qiboconnection tests bench scripts
 # The modules held to mypy --strict (see [tool.mypy] in pyproject.toml). mypy reads every module they
 # import to learn its types, and reports errors only in the files named here: the editable install puts
 # the repository on sys.path, so the modules it follows count as installed code, whose errors mypy silences.
@@ -21,7 +21,7 @@ RELEASED_VENV := .venv-released
 RELEASED_STAMP := $(RELEASED_VENV)/.installed
 PORT ?= 8000
 
-.PHONY: install released generate check-generated lint lint-imports format test demo contract bench serve clean
+.PHONY: install released generate check-generated unasync check-unasync lint lint-imports format test demo contract bench serve clean
 
 install: $(STAMP)
 
@@ -57,7 +57,14 @@ check-generated: $(STAMP)
 		head -n 40 "$$tmp/diff"; echo "generated/ is stale: run 'make generate' and commit the result" >&2; exit 1; \
 	fi
 
-lint: $(STAMP)
+# qiboconnection/_sync is written from qiboconnection/_async (never edit it by hand).
+unasync: $(STAMP)
+	$(BIN)/python scripts/unasync.py
+
+check-unasync: $(STAMP)
+	$(BIN)/python scripts/unasync.py --check
+
+lint: $(STAMP) check-unasync lint-imports
 	$(BIN)/ruff check $(LINTED)
 	$(BIN)/ruff format --check $(LINTED)
 	$(BIN)/python -m mypy $(MYPY_PATHS)
@@ -69,6 +76,7 @@ lint-imports: $(STAMP)
 format: $(STAMP)
 	$(BIN)/ruff check --fix $(LINTED)
 	$(BIN)/ruff format $(LINTED)
+	$(BIN)/python scripts/unasync.py
 
 test: check-generated lint $(RELEASED_STAMP)
 	$(BIN)/python -m pytest

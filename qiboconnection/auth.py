@@ -1,6 +1,6 @@
 """Authentication against the QaaS: an ``httpx.Auth`` that logs in, attaches and renews tokens.
 
-One generator, :meth:`QaaSAuth.auth_flow`, holds the whole token logic for the synchronous and the
+One generator, :meth:`QaaSAuth.flow`, holds the whole token logic for the synchronous and the
 asynchronous client: it yields the request to send with its token, and a :class:`TokenCall` whenever
 tokens must be fetched (log in with username and API key, or refresh). ``sync_auth_flow`` and
 ``async_auth_flow`` drive it, running each token call through the generated
@@ -258,7 +258,7 @@ class QaaSAuth(httpx.Auth):
                 return renewed
         return (yield from self.login_flow())
 
-    def auth_flow(self, request: httpx.Request) -> Generator[FlowStep, FlowAnswer, None]:
+    def flow(self, request: httpx.Request) -> Generator[FlowStep, FlowAnswer, None]:
         """Attach the access token, renewing it first when missing or expired and once when refused."""
         tokens, generation = self._snapshot()
         if tokens is None or not self._usable(tokens, time.time()):
@@ -312,8 +312,8 @@ class QaaSAuth(httpx.Auth):
             raise unreadable(last_response(), error, what=call.what) from None
 
     def sync_auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
-        """:meth:`auth_flow` for ``httpx.Client``: token calls run through the generated operations."""
-        flow = self.auth_flow(request)
+        """:meth:`flow` for ``httpx.Client``: token calls run through the generated operations."""
+        flow = self.flow(request)
         step = next(flow)
         while True:
             answer: FlowAnswer
@@ -328,8 +328,8 @@ class QaaSAuth(httpx.Auth):
                 return
 
     async def async_auth_flow(self, request: httpx.Request) -> AsyncGenerator[httpx.Request, httpx.Response]:
-        """:meth:`auth_flow` for ``httpx.AsyncClient``: token calls run through the generated operations."""
-        flow = self.auth_flow(request)
+        """:meth:`flow` for ``httpx.AsyncClient``: token calls run through the generated operations."""
+        flow = self.flow(request)
         step = next(flow)
         while True:
             answer: FlowAnswer

@@ -24,8 +24,8 @@ import weakref
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from qibo.backends.numpy import NumpyBackend  # type: ignore[import-untyped]
-from qibo.models.circuit import Circuit  # type: ignore[import-untyped]
+from qibo.backends.numpy import NumpyBackend
+from qibo.models.circuit import Circuit
 
 from qiboconnection.errors import QiboconnectionError
 

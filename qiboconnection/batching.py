@@ -143,7 +143,7 @@ def check_batch(
 
 def circuit_size(nqubits: int, nshots: int) -> int:
     """The most values a circuit's result entry can hold: final-state amplitudes plus sampled bits."""
-    return 2**nqubits + nshots * nqubits
+    return int(2**nqubits) + nshots * nqubits
 
 
 def _single(item: Any) -> bool:

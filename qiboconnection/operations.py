@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from qaas_client import Client
     from qaas_client.models.device import Device as DeviceModel
     from qaas_client.models.device_page import DevicePage
+    from qaas_client.models.device_status_update_status import DeviceStatusUpdateStatus
     from qaas_client.models.job import Job as JobModel
     from qaas_client.models.job_created import JobCreated
     from qaas_client.models.job_page import JobPage
@@ -267,7 +268,7 @@ def set_device_status_request(device_id: int, status: str) -> Request[DeviceMode
         DeviceModel,
         update_device_status,
         device_id,
-        body=DeviceStatusUpdate(status=status),
+        body=DeviceStatusUpdate(status=cast("DeviceStatusUpdateStatus", status)),
     )
 
 

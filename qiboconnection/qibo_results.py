@@ -24,10 +24,10 @@ from functools import cache
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from qibo import gates  # type: ignore[import-untyped]
-from qibo.backends.numpy import NumpyBackend  # type: ignore[import-untyped]
-from qibo.models.circuit import Circuit  # type: ignore[import-untyped]
-from qibo.result import CircuitResult, MeasurementOutcomes, QuantumState  # type: ignore[import-untyped]
+from qibo import gates
+from qibo.backends.numpy import NumpyBackend
+from qibo.models.circuit import Circuit
+from qibo.result import CircuitResult, MeasurementOutcomes, QuantumState
 
 if TYPE_CHECKING:
     import numpy.typing as npt

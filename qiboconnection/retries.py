@@ -59,7 +59,7 @@ def backoff_delay(policy: RetryPolicy, attempt: int, retry_after: float | None, 
     """Seconds to wait before attempt ``attempt + 1``: the server's ``Retry-After``, else capped backoff."""
     if retry_after is not None:
         return retry_after
-    ceiling = min(policy.backoff_cap, policy.backoff_base * (2 ** (attempt - 1)))
+    ceiling = min(policy.backoff_cap, policy.backoff_base * 2.0 ** (attempt - 1))
     return ceiling / 2 + rng.random() * ceiling / 2
 
 

@@ -159,7 +159,12 @@ CALIBRATION: Kind[Calibration, CalibrationModel, CalibrationPage] = Kind(
 
 
 def new_runcard(  # noqa: PLR0917 - the arguments of API.save_runcard
-    name: str, description: str, runcard_dict: dict, device_id: int, user_id: int, qililab_version: str
+    name: str,
+    description: str,
+    runcard_dict: dict[str, Any],
+    device_id: int,
+    user_id: int,
+    qililab_version: str,
 ) -> Runcard:
     """A runcard to save, after checking the arguments."""
     if not isinstance(runcard_dict, dict):

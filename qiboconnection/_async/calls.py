@@ -34,13 +34,14 @@ PARSE_ERRORS = (KeyError, TypeError, ValueError, AttributeError)
 
 _T = TypeVar("_T")
 _Item = TypeVar("_Item")
+_Item_co = TypeVar("_Item_co", covariant=True)
 
 
-class Page(Protocol[_Item]):
+class Page(Protocol[_Item_co]):
     """A page of a listing, as the generated models give it."""
 
     @property
-    def items(self) -> Sequence[_Item]: ...
+    def items(self) -> Sequence[_Item_co]: ...
 
     @property
     def links(self) -> PageLinks: ...
@@ -53,7 +54,8 @@ async def attempt(client: Client, request: Request[_T]) -> _T:
         response = await request.send_async(client)
     except PARSE_ERRORS as error:
         raise unreadable(last_response(), error, what=request.what) from None
-    return answer_of(response, request.model, what=request.what)
+    model: _T = answer_of(response, request.model, what=request.what)
+    return model
 
 
 async def retrying(

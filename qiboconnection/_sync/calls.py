@@ -35,13 +35,14 @@ PARSE_ERRORS = (KeyError, TypeError, ValueError, AttributeError)
 
 _T = TypeVar("_T")
 _Item = TypeVar("_Item")
+_Item_co = TypeVar("_Item_co", covariant=True)
 
 
-class Page(Protocol[_Item]):
+class Page(Protocol[_Item_co]):
     """A page of a listing, as the generated models give it."""
 
     @property
-    def items(self) -> Sequence[_Item]: ...
+    def items(self) -> Sequence[_Item_co]: ...
 
     @property
     def links(self) -> PageLinks: ...
@@ -54,7 +55,8 @@ def attempt(client: Client, request: Request[_T]) -> _T:
         response = request.send_sync(client)
     except PARSE_ERRORS as error:
         raise unreadable(last_response(), error, what=request.what) from None
-    return answer_of(response, request.model, what=request.what)
+    model: _T = answer_of(response, request.model, what=request.what)
+    return model
 
 
 def retrying(
