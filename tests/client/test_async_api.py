@@ -305,3 +305,54 @@ def test_async_calls_retry_and_map_problems_like_sync() -> None:
     assert len(fake.sent("GET", "/api/v1/devices/1")) == 2
     assert len(fake.sent("GET", "/api/v1/devices/2")) == 3
     assert fake.logins == 1
+
+
+def test_a_hundred_concurrent_calls_run_on_the_event_loop_without_threads(qaas_server: Any) -> None:
+    import threading
+
+    async def run() -> None:
+        async with await login(qaas_server) as api:
+            job_id = await api.execute(circuit=flip(), device_id=SIMULATOR, nshots=3)
+            await api.get_job(job_id)
+            before = {thread.ident for thread in threading.enumerate()}
+            seen: set[tuple[int | None, str]] = set()
+            done = asyncio.Event()
+
+            async def watch() -> None:
+                while not done.is_set():
+                    seen.update((thread.ident, thread.name) for thread in threading.enumerate())
+                    await asyncio.sleep(0)
+
+            watcher = asyncio.create_task(watch())
+            jobs = await asyncio.gather(*(api.get_job(job_id) for _ in range(100)))
+            done.set()
+            await watcher
+            assert [job.job_id for job in jobs] == [job_id] * 100
+            assert [name for ident, name in seen if ident not in before] == []
+            assert len(seen) >= len(before)
+
+    asyncio.run(run())
+
+
+def test_the_two_sessions_have_the_same_public_methods() -> None:
+    import inspect
+
+    from qiboconnection.api import API
+    from qiboconnection.remote_job import RemoteJob
+
+    def public(cls: type) -> dict[str, list[str]]:
+        return {
+            name: list(inspect.signature(member).parameters)
+            for name, member in inspect.getmembers(cls)
+            if not name.startswith("_") and callable(member)
+        }
+
+    sync, coroutines = public(API), public(AsyncAPI)
+    assert coroutines.pop("aclose") == ["self"]  # the name asyncio code expects, beside close
+    assert sync == coroutines
+    assert public(RemoteJob) == public(AsyncRemoteJob)
+    for name, member in inspect.getmembers(AsyncAPI):
+        if name in {"save_account", "list_accounts", "delete_account"} or name.startswith("_"):
+            continue
+        if callable(member) and not isinstance(member, type):
+            assert inspect.iscoroutinefunction(member), name
