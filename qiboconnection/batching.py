@@ -68,7 +68,7 @@ from qiboconnection.errors import (
 )
 from qiboconnection.models.jobs import JobData
 from qiboconnection.operations import Submission, check_int, check_wait, plan_submission, result_of_job
-from qiboconnection.polling import is_final
+from qiboconnection.polling import is_final, shown
 
 if TYPE_CHECKING:
     from qiboconnection.polling import Record
@@ -390,10 +390,7 @@ class Batch:
 
     def shown(self) -> dict[int, Record]:
         """The latest records for the progress line (a failed fetch shows as ``failed``)."""
-        return {
-            job_id: entry if not isinstance(entry, BaseException) else {"status": "failed"}
-            for job_id, entry in self.latest.items()
-        }
+        return shown(self.latest)
 
     def finish(self, timeout: float) -> list[BatchOutcome]:
         """Give the jobs still unfinished a ``JobTimeoutError``; the outcomes, in order.

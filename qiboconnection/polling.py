@@ -20,25 +20,32 @@ import sys
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Any, TextIO
 from urllib.parse import parse_qs, urlsplit
 
 from qiboconnection.errors import JobTimeoutError
 
 __all__ = [
+    "FETCH_FAILED",
     "FINAL_STATUSES",
     "LISTING_MAX_PAGES",
     "LISTING_MIN_JOBS",
     "LISTING_PAGE_SIZE",
     "POLL_FLOOR",
     "Backoff",
+    "JobUpdate",
     "ListingRounds",
     "Pace",
     "Progress",
     "Record",
     "Rounds",
+    "UpdateHook",
+    "Watch",
     "is_final",
     "next_page",
+    "shown",
 ]
 
 logger = logging.getLogger("qiboconnection.polling")
@@ -122,23 +129,67 @@ class Backoff:
 
 
 Record = Mapping[str, Any]
-#: Fetches the current records of the given jobs in one round; an exception in place of a record
-#: makes that job final (its fetch failed), leaving the others to continue.
+#: What the progress line shows for a job whose last fetch failed (not a status of the service's).
+FETCH_FAILED: Record = MappingProxyType({"status": "failed"})
+
+
+@dataclass(frozen=True)
+class JobUpdate:
+    """A change seen in a job while waiting: its status, and its queue position when the service gave one."""
+
+    job_id: int
+    status: str
+    queue_position: int | None = None
+
+
+#: Called with each :class:`JobUpdate` of a wait (``on_update=`` of ``wait``, ``RemoteJob.wait`` and
+#: ``run_batch``).
+UpdateHook = Callable[[JobUpdate], object]
+
+
+class Watch:
+    """Calls a hook with every change of status (or queue position) seen in the records of a wait, once
+    each, in the order seen; the first sight of a job counts as a change."""
+
+    def __init__(self, hook: UpdateHook) -> None:
+        if not callable(hook):
+            raise TypeError(f"on_update must be callable, not {type(hook).__name__}")
+        self._hook = hook
+        self._last: dict[int, tuple[str, int | None]] = {}
+
+    def observe(self, records: Mapping[int, Record]) -> None:
+        """Take a round's records (in job order) and report what changed."""
+        for job_id, record in records.items():
+            if record is FETCH_FAILED or not isinstance(record, Mapping):
+                continue
+            status = record.get("status")
+            if not isinstance(status, str):
+                continue
+            position = record.get("queue_position")
+            position = position if isinstance(position, int) and not isinstance(position, bool) else None
+            if is_final(status):
+                position = None
+            seen = (status, position)
+            if self._last.get(job_id) != seen:
+                self._last[job_id] = seen
+                self._hook(JobUpdate(job_id, status, position))
 
 
 def _settled(entry: Record | BaseException) -> bool:
     return isinstance(entry, BaseException) or is_final(entry.get("status"))
 
 
-def _shown(latest: Mapping[int, Record | BaseException]) -> dict[int, Record]:
+def shown(latest: Mapping[int, Record | BaseException]) -> dict[int, Record]:
+    """The records of a wait as the progress line shows them (a failed fetch as :data:`FETCH_FAILED`)."""
     return {
-        job_id: entry if not isinstance(entry, BaseException) else {"status": "failed"}
+        job_id: entry if not isinstance(entry, BaseException) else FETCH_FAILED
         for job_id, entry in latest.items()
     }
 
 
 class Pace:
-    """When to poll again: the :class:`Backoff` between rounds, the progress line and the deadline.
+    """When to poll again: the :class:`Backoff` between rounds, the progress line, the ``on_update`` hook
+    and the deadline.
 
     ``timeout`` counts from the creation of the pace; ``clock`` is :func:`time.monotonic` unless given.
     """
@@ -149,9 +200,11 @@ class Pace:
         interval: float,
         progress: Progress | None = None,
         clock: Callable[[], float] = time.monotonic,
+        on_update: UpdateHook | None = None,
     ) -> None:
         self.timeout = timeout
         self._progress = progress
+        self._watch = Watch(on_update) if on_update is not None else None
         self._clock = clock
         self._started = clock()
         self._backoff = Backoff(interval)
@@ -162,6 +215,8 @@ class Pace:
         ``waiting`` or the time is up. ``finished`` counts the jobs final so far; when it grows, the
         backoff starts again from its floor."""
         elapsed = self._clock() - self._started
+        if self._watch is not None:
+            self._watch.observe(shown)
         if self._progress is not None:
             self._progress.update(shown, elapsed)
         if finished > self._finished:
@@ -189,18 +244,19 @@ class Rounds:
         interval: float,
         progress: Progress | None,
         clock: Callable[[], float],
+        on_update: UpdateHook | None = None,
     ) -> None:
         self.pending = list(dict.fromkeys(job_ids))
         self.latest: dict[int, Record | BaseException] = {}
         self._total = len(self.pending)
-        self._pace = Pace(timeout, interval, progress, clock)
+        self._pace = Pace(timeout, interval, progress, clock, on_update)
 
     def record(self, entries: Mapping[int, Record | BaseException]) -> float | None:
         """Store a round's records; the delay before the next round, or None when every job is final."""
         self.latest.update(entries)
         self.pending = [job_id for job_id in self.pending if not _settled(self.latest[job_id])]
         waiting = len(self.pending)
-        delay = self._pace.next(_shown(self.latest), waiting, self._total - waiting)
+        delay = self._pace.next(shown(self.latest), waiting, self._total - waiting)
         if delay is None:
             if self.pending:
                 raise JobTimeoutError(self.pending, self._pace.timeout)

@@ -43,7 +43,7 @@ from qiboconnection.operations import (
     set_device_status_request,
     status_request,
 )
-from qiboconnection.polling import ListingRounds, Pace, Progress, Record
+from qiboconnection.polling import ListingRounds, Pace, Progress, Record, UpdateHook
 from qiboconnection.session import Session, is_cancelled
 from qiboconnection.typings.connection import ConnectionConfiguration
 
@@ -502,7 +502,11 @@ class AsyncAPIBase(Session):
         return self._final_results(await self.wait(ids, timeout=timeout, interval=interval))
 
     async def wait(
-        self, job_ids: Sequence[int | AsyncRemoteJob], timeout: float | None = 3600, interval: float = 60
+        self,
+        job_ids: Sequence[int | AsyncRemoteJob],
+        timeout: float | None = 3600,
+        interval: float = 60,
+        on_update: UpdateHook | None = None,
     ) -> list[JobData]:
         """Wait until every job (ids or handles) is final; return them in order, failed ones included.
 
@@ -510,7 +514,10 @@ class AsyncAPIBase(Session):
         polling floor allows), faster again while jobs keep finishing. With several jobs, each round reads
         their statuses from one job listing request and fetches only the jobs that became final (up to
         :data:`WAIT_CONCURRENCY` at a time); see :class:`~qiboconnection.polling.ListingRounds`.
-        ``timeout=None`` waits for ever.
+        ``timeout=None`` waits for ever. ``on_update`` is called with a
+        :class:`~qiboconnection.polling.JobUpdate` (job id, status, queue position when known) for every
+        change of status seen, once each and in order, as notebooks and progress bars want; the progress
+        line on a terminal stays.
 
         Raises:
             JobTimeoutError: (a ``TimeoutError``) some jobs were not final after ``timeout`` seconds.
@@ -534,6 +541,7 @@ class AsyncAPIBase(Session):
                 interval=pause,
                 progress=Progress(sys.stderr, enabled=self.show_progress),
                 sleep=self._sleep,
+                on_update=on_update,
             )
         return self._waited_jobs(records, ids)
 
@@ -575,6 +583,7 @@ class AsyncAPIBase(Session):
         max_parallel: int = 10,
         timeout: float | None = None,
         interval: float = 1.0,
+        on_update: UpdateHook | None = None,
     ) -> list[BatchOutcome]:
         """Run many circuits and return one outcome per circuit, in the same order.
 
@@ -594,6 +603,7 @@ class AsyncAPIBase(Session):
         timeout. A cancellation or timeout applies to every circuit of its pack. ``timeout`` bounds the
         wait once the jobs are sent (None: no limit); circuits of unfinished jobs get a
         ``JobTimeoutError``. ``interval`` caps the pause between rounds (0: poll at the floor).
+        ``on_update`` is called with each change of a job's status seen, as in :meth:`wait`.
 
         Raises:
             NotFoundError / DeviceNotAvailableError: the device does not exist or takes no jobs.
@@ -641,7 +651,9 @@ class AsyncAPIBase(Session):
 
             await send_all(batch.first)
             rounds = ListingRounds()
-            pace = Pace(limit, interval, Progress(sys.stderr, enabled=self.show_progress))
+            pace = Pace(
+                limit, interval, Progress(sys.stderr, enabled=self.show_progress), on_update=on_update
+            )
             try:
                 while batch.waiting:
                     entries = await listing_round(rounds, list(batch.waiting), self._listing_page, fetch_many)

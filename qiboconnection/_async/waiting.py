@@ -9,7 +9,7 @@ from typing import Any
 
 from qiboconnection.concurrency import async_sleep
 from qiboconnection.errors import QiboconnectionError
-from qiboconnection.polling import ListingRounds, Progress, Record, Rounds
+from qiboconnection.polling import ListingRounds, Progress, Record, Rounds, UpdateHook
 
 __all__ = ["listing_round", "wait_for_jobs", "wait_rounds"]
 
@@ -52,13 +52,18 @@ async def wait_rounds(
     progress: Progress | None = None,
     sleep: Callable[[float], Awaitable[None]] = async_sleep,
     clock: Callable[[], float] = time.monotonic,
+    on_update: UpdateHook | None = None,
 ) -> dict[int, Record | BaseException]:
     """Poll in rounds (each asks only about jobs not yet final) until all are final; the last entries.
+
+    ``on_update`` is called with each change of a job's status seen (see :class:`~qiboconnection.polling.Watch`).
 
     Raises:
         JobTimeoutError: some jobs were not final after ``timeout`` seconds.
     """
-    rounds = Rounds(job_ids, timeout=timeout, interval=interval, progress=progress, clock=clock)
+    rounds = Rounds(
+        job_ids, timeout=timeout, interval=interval, progress=progress, clock=clock, on_update=on_update
+    )
     try:
         while rounds.pending:
             delay = rounds.record(await fetch_round(list(rounds.pending)))

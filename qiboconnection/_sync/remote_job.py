@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 from qiboconnection.handles import DEFAULT_INTERVAL, JobState
 from qiboconnection.models.jobs import JobData
 from qiboconnection.operations import check_wait, result_of_job
+from qiboconnection.polling import UpdateHook
 
 if TYPE_CHECKING:
     from qiboconnection._sync.api import APIBase
@@ -34,14 +35,21 @@ class RemoteJob(JobState):
         self.refresh()
         return str(self.last_status)
 
-    def wait(self, timeout: float | None = None, interval: float = DEFAULT_INTERVAL) -> JobData:
+    def wait(
+        self,
+        timeout: float | None = None,
+        interval: float = DEFAULT_INTERVAL,
+        on_update: UpdateHook | None = None,
+    ) -> JobData:
         """Wait until the job is final (``timeout`` None waits for ever); returns its record.
+
+        ``on_update`` is called with each change of the job's status seen (see ``wait`` of the session).
 
         Raises:
             JobTimeoutError: (a ``TimeoutError``) the job was not final after ``timeout`` seconds.
         """
         if self._data is None or not self.done:
-            [data] = self._api.wait([self._id], timeout=timeout, interval=interval)
+            [data] = self._api.wait([self._id], timeout=timeout, interval=interval, on_update=on_update)
             self._keep(data)
         return self._kept()
 

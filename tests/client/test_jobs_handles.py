@@ -186,3 +186,48 @@ def test_wait_rounds_ask_only_about_unfinished_jobs() -> None:
     assert fetches == {1: 1, 2: 3, 3: 2}
     # Jobs finish in each round, and the pauses still grow from the first one towards the 50 ms floor.
     assert sleeps == pytest.approx([0.01, 0.015])
+
+
+def heavy(qubits: int = 18, layers: int = 12, seed: float = 0.0) -> Any:
+    """A circuit the simulator takes a while over (its angles make it a program not seen before)."""
+    from qibo import Circuit, gates
+
+    circuit = Circuit(qubits)
+    for layer in range(layers):
+        circuit.add(gates.RY(q, theta=0.1 * layer + 0.01 * q + seed) for q in range(qubits))
+        circuit.add(gates.CNOT(q, q + 1) for q in range(qubits - 1))
+    circuit.add(gates.M(*range(qubits)))
+    return circuit
+
+
+def test_on_update_sees_each_status_change_once_and_in_order(make_server: Any) -> None:
+    from qiboconnection.polling import JobUpdate
+
+    order = ["queued", "running", "completed"]
+    with make_server(workers=1) as server, connect(server, "alice") as api:
+        busy = api.submit(circuit=heavy(), device_id=SIMULATOR, nshots=10)
+        job = api.submit(circuit=heavy(qubits=3, layers=1, seed=0.5), device_id=SIMULATOR, nshots=10)
+        seen: list[JobUpdate] = []
+        job.wait(timeout=120, interval=0, on_update=seen.append)
+        batch_seen: list[JobUpdate] = []
+        outcomes = api.run_batch(
+            [flip(), flip()], SIMULATOR, nshots=5, timeout=60, on_update=batch_seen.append
+        )
+        busy.wait(timeout=120, interval=0)
+    statuses = [update.status for update in seen]
+    assert {update.job_id for update in seen} == {job.id}
+    assert statuses[-1] == "completed"
+    assert len(statuses) == len(set(statuses))  # once each
+    assert statuses == sorted(statuses, key=order.index)  # in the order a job passes through them
+    assert "queued" in statuses  # it waited behind the busy job
+    queued = [update for update in seen if update.status == "queued"]
+    assert all(isinstance(update.queue_position, int) for update in queued)
+    assert all(update.queue_position is None for update in seen if update.status == "completed")
+    assert all(outcome.ok for outcome in outcomes)
+    assert {update.job_id for update in batch_seen} == {outcome.job_id for outcome in outcomes}
+    assert [update.status for update in batch_seen][-1] == "completed"
+
+
+def test_on_update_must_be_callable(alice: API) -> None:
+    with pytest.raises(TypeError, match="on_update must be callable"):
+        alice.wait([1], timeout=1, on_update="print")  # type: ignore[arg-type]
