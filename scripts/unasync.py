@@ -36,7 +36,6 @@ WORDS = {
     "__aenter__": "__enter__",
     "__aexit__": "__exit__",
     "aclose": "close",
-    "_async": "_sync",
 }
 #: Phrases of the sources' text, replaced as they are.
 PHRASES = {
@@ -46,10 +45,9 @@ PHRASES = {
     "await ": "",
     "asynchronous": "synchronous",
     "coroutines over": "methods over",
+    "qiboconnection._async.": "qiboconnection._sync.",
 }
-HEADER = (
-    "# Generated from qiboconnection/_async/{name} by scripts/unasync.py: edit that file, not this one.\n"
-)
+NOTE = "# Written from qiboconnection/_async/{name} by scripts/unasync.py: edit that file, not this one.\n"
 
 _WORD = re.compile(
     r"\b(" + "|".join(re.escape(word) for word in sorted(WORDS, key=len, reverse=True)) + r")\b"
@@ -82,6 +80,12 @@ def unasync(source: str) -> str:
     return _WORD.sub(lambda match: WORDS[match.group(1)], text)
 
 
+def noted(text: str, name: str) -> str:
+    """``text`` with :data:`NOTE` after its module docstring (which stays the file's first line)."""
+    end = text.index('"""', text.index('"""') + 3) + 3 if text.startswith('"""') else 0
+    return text[:end] + "\n\n" + NOTE.format(name=name) + text[end:]
+
+
 def formatted(text: str, path: Path) -> str:
     """``text`` as ``ruff format`` (the project's formatter, beside this Python) writes it."""
     ruff = Path(sys.executable).parent / "ruff"
@@ -101,9 +105,7 @@ def formatted(text: str, path: Path) -> str:
 def twins() -> dict[Path, str]:
     """Every twin file and the text it must hold."""
     return {
-        TARGET / path.name: formatted(
-            HEADER.format(name=path.name) + unasync(path.read_text()), TARGET / path.name
-        )
+        TARGET / path.name: formatted(noted(unasync(path.read_text()), path.name), TARGET / path.name)
         for path in sorted(SOURCE.glob("*.py"))
     }
 

@@ -1,2 +1,6 @@
-"""The asynchronous sessions and their drivers: the source from which ``qiboconnection._sync`` is generated
-(``scripts/unasync.py``)."""
+"""The session classes and their drivers (calls, waits, job handles), one package per kind of I/O.
+
+``qiboconnection/_async`` holds them as coroutines; ``qiboconnection/_sync`` holds the same code as plain
+functions, written from the first by ``scripts/unasync.py`` (``make unasync``; ``make lint`` checks that
+they agree).
+"""

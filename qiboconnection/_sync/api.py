@@ -1,9 +1,10 @@
-# Generated from qiboconnection/_async/api.py by scripts/unasync.py: edit that file, not this one.
 """``APIBase``: every operation of a session with the QaaS, as methods over ``httpx.Client``.
 
 :class:`~qiboconnection.async_api.AsyncAPI` is this class; :class:`~qiboconnection.api.API` is its
 synchronous twin, generated from this file (``scripts/unasync.py``).
 """
+
+# Written from qiboconnection/_async/api.py by scripts/unasync.py: edit that file, not this one.
 
 from __future__ import annotations
 

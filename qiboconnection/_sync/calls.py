@@ -1,6 +1,7 @@
-# Generated from qiboconnection/_async/calls.py by scripts/unasync.py: edit that file, not this one.
 """Sending requests: a generated operation on the session's client, retried as its mode allows, its
 answer turned into the operation's model or one of our exceptions (:mod:`qiboconnection.problems`)."""
+
+# Written from qiboconnection/_async/calls.py by scripts/unasync.py: edit that file, not this one.
 
 from __future__ import annotations
 

@@ -1,5 +1,6 @@
-# Generated from qiboconnection/_async/remote_job.py by scripts/unasync.py: edit that file, not this one.
 """``RemoteJob``: the handle of a job submitted through an synchronous session."""
+
+# Written from qiboconnection/_async/remote_job.py by scripts/unasync.py: edit that file, not this one.
 
 from __future__ import annotations
 

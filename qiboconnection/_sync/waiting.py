@@ -1,6 +1,7 @@
-# Generated from qiboconnection/_async/waiting.py by scripts/unasync.py: edit that file, not this one.
 """The polling loops of a wait: rounds until every job is final, and the listing round that learns
 which jobs are final from the job listing (the bookkeeping is in :mod:`qiboconnection.polling`)."""
+
+# Written from qiboconnection/_async/waiting.py by scripts/unasync.py: edit that file, not this one.
 
 from __future__ import annotations
 
