@@ -7,15 +7,18 @@ and :func:`sleep`, which run the same work on threads over the session's thread-
 
 from __future__ import annotations
 
+import contextlib
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, TypeVar
+
+from qiboconnection.errors import RequestTimeoutError
 
 if TYPE_CHECKING:
     from concurrent.futures import ThreadPoolExecutor
 
-__all__ = ["AsyncPool", "Pool", "async_sleep", "sleep"]
+__all__ = ["AsyncPool", "Pool", "async_deadline", "async_sleep", "deadline", "sleep"]
 
 _X = TypeVar("_X")
 _Y = TypeVar("_Y")
@@ -31,6 +34,30 @@ async def async_sleep(seconds: float) -> None:
 def sleep(seconds: float) -> None:
     """Wait ``seconds``."""
     time.sleep(seconds)
+
+
+@contextlib.asynccontextmanager
+async def async_deadline(seconds: float) -> AsyncIterator[None]:
+    """Cancel the block once ``seconds`` have passed, whatever it is waiting for.
+
+    Raises:
+        RequestTimeoutError: the block was cancelled.
+    """
+    import asyncio
+
+    try:
+        async with asyncio.timeout(seconds):
+            yield
+    except TimeoutError:
+        raise RequestTimeoutError(seconds) from None
+
+
+@contextlib.contextmanager
+def deadline(seconds: float) -> Iterator[None]:
+    """The synchronous kind of :func:`async_deadline`: a thread cannot be cancelled, so the bound is kept
+    by the clients' hooks instead (the body must be complete within ``seconds`` of the request's start,
+    and every read is bounded by the timeout; see :mod:`qiboconnection.clients`)."""
+    yield
 
 
 class AsyncPool:

@@ -6,6 +6,7 @@
 ``QIBOCONNECTION_MAX_ATTEMPTS`` attempts per call when retrying is safe (default 4).
 ``QIBOCONNECTION_RETRY_BUDGET`` seconds, in total, one call may spend retrying (default 30).
 ``QIBOCONNECTION_MAX_RESULT_BYTES`` largest decompressed result accepted (default 1 GiB).
+``QIBOCONNECTION_MAX_ANSWER_BYTES`` largest HTTP answer read, as sent and as decoded (default 128 MiB).
 ``QIBOCONNECTION_PROGRESS``     ``0`` turns off the progress line shown while waiting for jobs.
 ``QIBOCONNECTION_HTTP2``        ``1`` speaks HTTP/2 where the service offers it (``pip install qiboconnection[http2]``).
 """
@@ -52,6 +53,9 @@ class Settings:
     timeout: float = 10.0
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     max_result_bytes: int = 1 << 30
+    #: The most bytes of one HTTP answer read, as sent and as decoded (a job record carries its result
+    #: compressed: the 20-qubit state with probabilities comes to about 30 MB).
+    max_answer_bytes: int = 128 << 20
     progress: bool = True
     http2: bool = False
     send_idempotency_key: bool = True
@@ -67,6 +71,8 @@ class Settings:
             raise ValueError("timeout must be positive")
         if self.max_result_bytes <= 0:
             raise ValueError("max_result_bytes must be positive")
+        if self.max_answer_bytes <= 0:
+            raise ValueError("max_answer_bytes must be positive")
 
     @property
     def audience(self) -> str:
@@ -87,6 +93,7 @@ class Settings:
             timeout=_number(env, "QIBOCONNECTION_TIMEOUT", 10.0, float),
             retry=retry,
             max_result_bytes=_number(env, "QIBOCONNECTION_MAX_RESULT_BYTES", 1 << 30, int),
+            max_answer_bytes=_number(env, "QIBOCONNECTION_MAX_ANSWER_BYTES", 128 << 20, int),
             progress=_flag(env, "QIBOCONNECTION_PROGRESS", True),
             http2=_flag(env, "QIBOCONNECTION_HTTP2", False),
         )

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 __all__ = [
+    "AnswerTooLargeError",
     "AuthenticationError",
     "ConflictError",
     "ConnectionException",
@@ -22,6 +23,7 @@ __all__ = [
     "QiboconnectionError",
     "RateLimitError",
     "RemoteExecutionException",
+    "RequestTimeoutError",
     "ResultDecodeError",
     "ServerError",
 ]
@@ -33,6 +35,35 @@ class QiboconnectionError(Exception):
 
 class ConnectionException(QiboconnectionError):
     """The service could not be reached (DNS, refused connection, timeout, broken transfer)."""
+
+
+class AnswerTooLargeError(ConnectionException):
+    """An answer longer than the client reads (as sent or as decoded); it is not asked for again.
+
+    Attributes:
+        size: the bytes received (or announced) when the answer was refused.
+        limit: the bound, ``QIBOCONNECTION_MAX_ANSWER_BYTES``.
+    """
+
+    def __init__(self, size: int, limit: int, *, decoded: bool = False) -> None:
+        what = "inflates to more than" if decoded else "is longer than"
+        super().__init__(
+            f"The service's answer {what} {limit} bytes ({size} so far), the most this client reads; "
+            "set QIBOCONNECTION_MAX_ANSWER_BYTES (or Settings.max_answer_bytes) higher to accept it"
+        )
+        self.size = size
+        self.limit = limit
+
+
+class RequestTimeoutError(ConnectionException):
+    """An answer that was not complete within the request timeout (``QIBOCONNECTION_TIMEOUT``)."""
+
+    def __init__(self, timeout: float) -> None:
+        super().__init__(
+            f"The service's answer was not complete within {timeout:g} s (QIBOCONNECTION_TIMEOUT); "
+            "the request was abandoned"
+        )
+        self.timeout = timeout
 
 
 class RemoteExecutionException(QiboconnectionError):

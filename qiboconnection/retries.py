@@ -20,6 +20,7 @@ import httpx
 
 from qiboconnection.config import RetryPolicy
 from qiboconnection.errors import (
+    AnswerTooLargeError,
     ConnectionException,
     QiboconnectionError,
     RateLimitError,
@@ -46,6 +47,8 @@ _rng = random.Random()
 
 def retryable(error: BaseException, mode: Retry) -> bool:
     """Whether ``error`` from an attempt in ``mode`` allows sending the request again."""
+    if isinstance(error, AnswerTooLargeError):
+        return False
     if isinstance(error, NEVER_SENT):
         return True
     if isinstance(error, RemoteExecutionException) and error.status_code in NOT_TAKEN:

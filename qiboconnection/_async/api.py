@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, Self
 from qiboconnection._async.remote_job import AsyncRemoteJob
 from qiboconnection._async.waiting import listing_round, wait_rounds
 from qiboconnection.batching import Batch, BatchJob, BatchOutcome, check_batch
-from qiboconnection.concurrency import AsyncPool, async_sleep
+from qiboconnection.concurrency import AsyncPool, async_deadline, async_sleep
 from qiboconnection.config import Settings
 from qiboconnection.errors import ConflictError, JobFailedError, NotFoundError, QiboconnectionError
 from qiboconnection.models.devices import Device, Devices
@@ -163,9 +163,14 @@ class AsyncAPIBase(Session):
 
         if self._auth.logged_in:
             return
+
+        async def login() -> object:
+            async with async_deadline(self._settings.timeout):
+                return await self._auth.login_async()
+
         try:
             await retrying(
-                self._auth.login_async,
+                login,
                 mode=Retry.IDEMPOTENT,
                 what=f"log in as {self._auth.username!r}",
                 policy=self._settings.retry,
@@ -190,12 +195,18 @@ class AsyncAPIBase(Session):
     async def _run(self, request: Request[Any]) -> Any:
         from qiboconnection._async.calls import call
 
-        return await call(self._client, request, policy=self._settings.retry, sleep=self._sleep)
+        settings = self._settings
+        return await call(
+            self._client, request, policy=settings.retry, timeout=settings.timeout, sleep=self._sleep
+        )
 
     async def _pages(self, page_request: Any) -> list[Any]:
         from qiboconnection._async.calls import pages
 
-        return await pages(self._client, page_request, policy=self._settings.retry, sleep=self._sleep)
+        settings = self._settings
+        return await pages(
+            self._client, page_request, policy=settings.retry, timeout=settings.timeout, sleep=self._sleep
+        )
 
     # -- health and devices ----------------------------------------------------------------------------
 

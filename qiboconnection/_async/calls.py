@@ -13,7 +13,7 @@ from qaas_client import Client
 from qaas_client.models.page_links import PageLinks
 
 from qiboconnection.clients import last_response, reset_last_response
-from qiboconnection.concurrency import async_sleep
+from qiboconnection.concurrency import async_deadline, async_sleep
 from qiboconnection.config import RetryPolicy
 from qiboconnection.errors import QiboconnectionError
 from qiboconnection.operations import Request, Retry
@@ -47,11 +47,13 @@ class Page(Protocol[_Item_co]):
     def links(self) -> PageLinks: ...
 
 
-async def attempt(client: Client, request: Request[_T]) -> _T:
-    """Send ``request`` once: the answer's model, or the exception for an error or unreadable answer."""
+async def attempt(client: Client, request: Request[_T], timeout: float) -> _T:
+    """Send ``request`` once within ``timeout`` seconds: the answer's model, or the exception for an error
+    or an unreadable answer."""
     reset_last_response()
     try:
-        response = await request.send_async(client)
+        async with async_deadline(timeout):
+            response = await request.send_async(client)
     except PARSE_ERRORS as error:
         raise unreadable(last_response(), error, what=request.what) from None
     model: _T = answer_of(response, request.model, what=request.what)
@@ -86,6 +88,7 @@ async def call(
     request: Request[_T],
     *,
     policy: RetryPolicy,
+    timeout: float,
     sleep: Callable[[float], Awaitable[None]] = async_sleep,
 ) -> _T:
     """Send ``request`` until it succeeds or may not be sent again.
@@ -97,7 +100,7 @@ async def call(
     """
 
     async def once() -> _T:
-        return await attempt(client, request)
+        return await attempt(client, request, timeout)
 
     return await retrying(once, mode=request.mode, what=request.what, policy=policy, sleep=sleep)
 
@@ -107,6 +110,7 @@ async def pages(
     page_request: Callable[[int, int], Request[Page[_Item]]],
     *,
     policy: RetryPolicy,
+    timeout: float,
     sleep: Callable[[float], Awaitable[None]] = async_sleep,
     per_page: int = MAX_PER_PAGE,
 ) -> list[_Item]:
@@ -119,7 +123,7 @@ async def pages(
         seen.add(page)
         request = page_request(page, per_page)
         what = request.what
-        answer: Any = await call(client, request, policy=policy, sleep=sleep)
+        answer: Any = await call(client, request, policy=policy, timeout=timeout, sleep=sleep)
         found = list(answer.items)
         items.extend(found)
         following = next_page(answer.links.next_)

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, Self
 from qiboconnection._sync.remote_job import RemoteJob
 from qiboconnection._sync.waiting import listing_round, wait_rounds
 from qiboconnection.batching import Batch, BatchJob, BatchOutcome, check_batch
-from qiboconnection.concurrency import Pool, sleep
+from qiboconnection.concurrency import Pool, deadline, sleep
 from qiboconnection.config import Settings
 from qiboconnection.errors import ConflictError, JobFailedError, NotFoundError, QiboconnectionError
 from qiboconnection.models.devices import Device, Devices
@@ -165,9 +165,14 @@ class APIBase(Session):
 
         if self._auth.logged_in:
             return
+
+        def login() -> object:
+            with deadline(self._settings.timeout):
+                return self._auth.login_sync()
+
         try:
             retrying(
-                self._auth.login_sync,
+                login,
                 mode=Retry.IDEMPOTENT,
                 what=f"log in as {self._auth.username!r}",
                 policy=self._settings.retry,
@@ -192,12 +197,16 @@ class APIBase(Session):
     def _run(self, request: Request[Any]) -> Any:
         from qiboconnection._sync.calls import call
 
-        return call(self._client, request, policy=self._settings.retry, sleep=self._sleep)
+        settings = self._settings
+        return call(self._client, request, policy=settings.retry, timeout=settings.timeout, sleep=self._sleep)
 
     def _pages(self, page_request: Any) -> list[Any]:
         from qiboconnection._sync.calls import pages
 
-        return pages(self._client, page_request, policy=self._settings.retry, sleep=self._sleep)
+        settings = self._settings
+        return pages(
+            self._client, page_request, policy=settings.retry, timeout=settings.timeout, sleep=self._sleep
+        )
 
     # -- health and devices ----------------------------------------------------------------------------
 

@@ -15,7 +15,7 @@ from qaas_client import Client
 from qaas_client.models.page_links import PageLinks
 
 from qiboconnection.clients import last_response, reset_last_response
-from qiboconnection.concurrency import sleep
+from qiboconnection.concurrency import deadline, sleep
 from qiboconnection.config import RetryPolicy
 from qiboconnection.errors import QiboconnectionError
 from qiboconnection.operations import Request, Retry
@@ -49,11 +49,13 @@ class Page(Protocol[_Item_co]):
     def links(self) -> PageLinks: ...
 
 
-def attempt(client: Client, request: Request[_T]) -> _T:
-    """Send ``request`` once: the answer's model, or the exception for an error or unreadable answer."""
+def attempt(client: Client, request: Request[_T], timeout: float) -> _T:
+    """Send ``request`` once within ``timeout`` seconds: the answer's model, or the exception for an error
+    or an unreadable answer."""
     reset_last_response()
     try:
-        response = request.send_sync(client)
+        with deadline(timeout):
+            response = request.send_sync(client)
     except PARSE_ERRORS as error:
         raise unreadable(last_response(), error, what=request.what) from None
     model: _T = answer_of(response, request.model, what=request.what)
@@ -88,6 +90,7 @@ def call(
     request: Request[_T],
     *,
     policy: RetryPolicy,
+    timeout: float,
     sleep: Callable[[float], None] = sleep,
 ) -> _T:
     """Send ``request`` until it succeeds or may not be sent again.
@@ -99,7 +102,7 @@ def call(
     """
 
     def once() -> _T:
-        return attempt(client, request)
+        return attempt(client, request, timeout)
 
     return retrying(once, mode=request.mode, what=request.what, policy=policy, sleep=sleep)
 
@@ -109,6 +112,7 @@ def pages(
     page_request: Callable[[int, int], Request[Page[_Item]]],
     *,
     policy: RetryPolicy,
+    timeout: float,
     sleep: Callable[[float], None] = sleep,
     per_page: int = MAX_PER_PAGE,
 ) -> list[_Item]:
@@ -121,7 +125,7 @@ def pages(
         seen.add(page)
         request = page_request(page, per_page)
         what = request.what
-        answer: Any = call(client, request, policy=policy, sleep=sleep)
+        answer: Any = call(client, request, policy=policy, timeout=timeout, sleep=sleep)
         found = list(answer.items)
         items.extend(found)
         following = next_page(answer.links.next_)

@@ -260,6 +260,7 @@ def test_invalid_payload_on_a_low_level_submission(alice: API) -> None:
             alice._client,
             request("submit a job", Retry.CONNECT_ONLY, JobCreated, submit_job, body=body),
             policy=alice._settings.retry,
+            timeout=alice._settings.timeout,
         )
 
 
