@@ -121,5 +121,9 @@ def _gave_up(
         final.attempts = attempts
         return final
     if isinstance(error, ConnectionException):
-        return ConnectionException(f"{error} ({note})")
+        # The same kind of error (and its attributes), saying that it was the last of several attempts.
+        final_connection = type(error).__new__(type(error))
+        final_connection.__dict__.update(error.__dict__)
+        final_connection.args = (f"{error} ({note})",)
+        return final_connection
     return ConnectionException(f"Could not {what}: {describe(error)} ({note})")
