@@ -209,6 +209,9 @@ class Batch:
         self.outcomes = [BatchOutcome(index=index) for index in range(len(items))]
         #: Sent jobs not yet final, by id.
         self.waiting: dict[int, BatchJob] = {}
+        #: Jobs whose submission never reached the service (it could not be reached), with the error;
+        #: sent again in the next round, until the timeout.
+        self.unsent: list[tuple[BatchJob, BaseException]] = []
         #: The last record (or fetch error) of every job seen, for the progress line.
         self.latest: dict[int, Record | BaseException] = {}
         #: How many jobs have become final so far.
@@ -324,6 +327,14 @@ class Batch:
     def sent(self, job: BatchJob, answer: int | BaseException) -> list[BatchJob]:
         """Record a job's id, or why it could not be sent; answers the jobs to send instead, if any."""
         if isinstance(answer, BaseException):
+            if isinstance(answer, ConnectionException) and answer.never_sent:
+                logger.info(
+                    "Batch: %s never reached the service (%s); sending it next round",
+                    job.submission.name,
+                    answer,
+                )
+                self.unsent.append((job, answer))
+                return []
             if job.kind == "pack" and isinstance(answer, InvalidRequestError):
                 return self._split(job, f"refused: {answer}")
             self._fail(job.positions, answer)
@@ -392,12 +403,25 @@ class Batch:
         """The latest records for the progress line (a failed fetch shows as ``failed``)."""
         return shown(self.latest)
 
+    @property
+    def pending(self) -> int:
+        """Jobs still to hear from: sent and not final, or never sent yet."""
+        return len(self.waiting) + len(self.unsent)
+
+    def to_resend(self) -> list[BatchJob]:
+        """The jobs whose submission never reached the service, to send again now."""
+        jobs = [job for job, _ in self.unsent]
+        self.unsent = []
+        return jobs
+
     def finish(self, timeout: float) -> list[BatchOutcome]:
         """Give the jobs still unfinished a ``JobTimeoutError``; the outcomes, in order.
 
         Every item must by now have a result or an error; one that has neither would be a circuit lost
         on the way, and is reported as such instead of passing for a success.
         """
+        for job, error in self.unsent:
+            self._fail(job.positions, error)
         for job_id, job in self.waiting.items():
             entry = self.latest.get(job_id)
             data = (

@@ -34,7 +34,14 @@ class QiboconnectionError(Exception):
 
 
 class ConnectionException(QiboconnectionError):
-    """The service could not be reached (DNS, refused connection, timeout, broken transfer)."""
+    """The service could not be reached (DNS, refused connection, timeout, broken transfer).
+
+    Attributes:
+        never_sent: True when the request provably never reached the service (the connection could
+            not be made), so sending it again later cannot do anything twice.
+    """
+
+    never_sent: bool = False
 
 
 class AnswerTooLargeError(ConnectionException):

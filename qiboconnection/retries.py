@@ -91,7 +91,9 @@ def next_delay(
     """
     if not retryable(error, mode):
         if isinstance(error, httpx.RequestError):
-            raise ConnectionException(f"Could not {what}: {describe(error)}") from error
+            unsent = ConnectionException(f"Could not {what}: {describe(error)}")
+            unsent.never_sent = isinstance(error, NEVER_SENT)
+            raise unsent from error
         if isinstance(error, RemoteExecutionException):
             # An earlier attempt whose answer was lost may have taken effect (see ``attempts``).
             error.attempts = number
@@ -126,4 +128,6 @@ def _gave_up(
         final_connection.__dict__.update(error.__dict__)
         final_connection.args = (f"{error} ({note})",)
         return final_connection
-    return ConnectionException(f"Could not {what}: {describe(error)} ({note})")
+    transport = ConnectionException(f"Could not {what}: {describe(error)} ({note})")
+    transport.never_sent = isinstance(error, NEVER_SENT)
+    return transport

@@ -666,10 +666,10 @@ class APIBase(Session):
                 limit, interval, Progress(sys.stderr, enabled=self.show_progress), on_update=on_update
             )
             try:
-                while batch.waiting:
+                while batch.pending:
                     entries = listing_round(rounds, list(batch.waiting), self._listing_page, fetch_many)
-                    send_all(batch.settle(entries))
-                    delay = pace.next(batch.shown(), len(batch.waiting), batch.finished)
+                    send_all(batch.settle(entries) + batch.to_resend())
+                    delay = pace.next(batch.shown(), batch.pending, batch.finished)
                     if delay is None:
                         break
                     self._sleep(delay)

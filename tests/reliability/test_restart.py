@@ -157,3 +157,76 @@ def test_client_waits_across_a_killed_and_restarted_server(tmp_path):
                 except subprocess.TimeoutExpired:
                     process.kill()
                     process.wait(5)
+
+
+def _batch_across_an_outage(tmp_path: Path, monkeypatch: Any, kill_when: str) -> None:
+    """Run a batch of 200 one-circuit jobs with the default retry policy; kill the server when
+    ``kill_when`` (``"submitting"``: 40 jobs stored; ``"waiting"``: all 200 stored) and start it again
+    6 s later on the same port and database."""
+    from qiboconnection import batching
+    from qiboconnection.api import API
+    from qiboconnection.config import Settings
+    from qiboconnection.typings.connection import ConnectionConfiguration
+
+    from .support import x_circuit
+
+    monkeypatch.setattr(batching, "PACK_MAX_CIRCUITS", 1)
+    db = tmp_path / "qaas.sqlite3"
+    port = free_port()
+    key = "alice-" + secrets.token_urlsafe(16)
+    user = f"alice:{key}"
+    bits = [format(n % 64, "06b") for n in range(200)]
+    first = start_server(db, port, user)
+    second: subprocess.Popen[str] | None = None
+    try:
+        settings = Settings(base_url=f"http://127.0.0.1:{port}", progress=False)
+        with API(ConnectionConfiguration("alice", key), settings=settings) as api:
+            ran: dict[str, Any] = {}
+
+            def run() -> None:
+                try:
+                    ran["outcomes"] = api.run_batch([x_circuit(b) for b in bits], 1, nshots=5, timeout=180)
+                except BaseException as error:
+                    ran["error"] = error
+
+            runner = threading.Thread(target=run)
+            runner.start()
+            stored = 40 if kill_when == "submitting" else len(bits)
+            wait_until(lambda: len(job_rows(db)) >= stored, 60, f"{stored} stored jobs")
+            first.send_signal(signal.SIGKILL)
+            first.wait(10)
+            statuses = [row[1] for row in job_rows(db)]
+            time.sleep(6)
+            second = start_server(db, port, user)
+            runner.join(180)
+            assert not runner.is_alive()
+        assert "error" not in ran, ran.get("error")
+        outcomes = ran["outcomes"]
+        failed = [(outcome.index, outcome.error) for outcome in outcomes if not outcome.ok]
+        assert failed == []
+        for outcome, expected in zip(outcomes, bits, strict=True):
+            assert dict(outcome.result.frequencies()) == {expected: 5}
+        rows = job_rows(db)
+        assert len(rows) == len(bits) == len({outcome.job_id for outcome in outcomes})
+        assert {row[1] for row in rows} == {"completed"}
+        if kill_when == "submitting":
+            assert len(statuses) < len(bits), statuses
+        else:
+            assert "completed" not in set(statuses) or len(set(statuses)) > 1, statuses
+    finally:
+        for process in (first, second):
+            if process is not None and process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+                try:
+                    process.wait(10)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+                    process.wait(5)
+
+
+def test_a_batch_rides_out_an_outage_while_submitting(tmp_path: Path, monkeypatch: Any) -> None:
+    _batch_across_an_outage(tmp_path, monkeypatch, "submitting")
+
+
+def test_a_batch_rides_out_an_outage_while_waiting(tmp_path: Path, monkeypatch: Any) -> None:
+    _batch_across_an_outage(tmp_path, monkeypatch, "waiting")
