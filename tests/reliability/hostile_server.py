@@ -57,10 +57,14 @@ class _Handler(socketserver.StreamRequestHandler):
             head += line
         lines = head.decode("latin-1").split("\r\n")
         method, path, _ = lines[0].split(" ", 2)
-        length = next((int(line.split(":", 1)[1]) for line in lines if line.lower().startswith("content-length:")), 0)
+        length = next(
+            (int(line.split(":", 1)[1]) for line in lines if line.lower().startswith("content-length:")), 0
+        )
         self.rfile.read(length)
         if method == "POST" and path.endswith("/authorisation-tokens"):
-            body = json.dumps({"accessToken": _token(), "refreshToken": None, "tokenType": "bearer", "expiresIn": 3600})
+            body = json.dumps(
+                {"accessToken": _token(), "refreshToken": None, "tokenType": "bearer", "expiresIn": 3600}
+            )
             self._send(b"201 Created", [("Content-Type", "application/json")], body.encode())
             return True
         self.server.requests += 1
@@ -105,7 +109,11 @@ def _gzip(handler: _Handler) -> None:
     body = handler.server.bomb
     handler._head(
         b"200 OK",
-        [("Content-Type", "application/json"), ("Content-Encoding", "gzip"), ("Content-Length", str(len(body)))],
+        [
+            ("Content-Type", "application/json"),
+            ("Content-Encoding", "gzip"),
+            ("Content-Length", str(len(body))),
+        ],
     )
     handler._stream(lambda: (body[start : start + len(CHUNK)] for start in range(0, len(body), len(CHUNK))))
 
@@ -136,7 +144,9 @@ def _redirect(handler: _Handler) -> None:
 
 
 def _html_200(handler: _Handler) -> None:
-    handler._send(b"200 OK", [("Content-Type", "text/html")], b"<html><body>Welcome to our portal</body></html>")
+    handler._send(
+        b"200 OK", [("Content-Type", "text/html")], b"<html><body>Welcome to our portal</body></html>"
+    )
 
 
 def _html_500(handler: _Handler) -> None:

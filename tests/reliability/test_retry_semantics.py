@@ -46,7 +46,7 @@ def _api(server: Any, transport: httpx.BaseTransport | None = None, **settings: 
     alice = server.users["alice"]
     return API(
         ConnectionConfiguration(username=alice.username, api_key=alice.api_key),
-        settings=Settings(base_url=server.url, retry=QUICK, progress=False, **settings),
+        settings=Settings(base_url=server.url, **{"retry": QUICK, "progress": False, **settings}),
         transport=transport,
     )
 
@@ -148,3 +148,44 @@ def test_the_local_server_says_it_honours_keys_and_the_client_listens(qaas_serve
         api.list_devices()
         assert api._auth.username == alice.username
         assert api._auth.honours_idempotency_keys
+
+
+class RefusingTransport(httpx.BaseTransport):
+    """Answers a seeded share of submissions ``status`` with ``Retry-After: 0`` before they reach the
+    real server (the service did not take them, as RFC 9110 says a 503 means); the rest go through."""
+
+    def __init__(self, share: float, status: int = 503, seed: int = 11) -> None:
+        import random
+
+        self._real = httpx.HTTPTransport()
+        self._rng = random.Random(seed)
+        self._share, self._status = share, status
+        self.refused = 0
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        if (
+            request.method == "POST"
+            and request.url.path.endswith("/circuits")
+            and self._rng.random() < self._share
+        ):
+            self.refused += 1
+            body = {"title": "Service Unavailable", "status": self._status, "detail": "try again"}
+            return httpx.Response(self._status, json=body, headers={"Retry-After": "0"}, request=request)
+        return self._real.handle_request(request)
+
+    def close(self) -> None:
+        self._real.close()
+
+
+@pytest.mark.parametrize("status", [503, 429])
+def test_a_campaign_through_refusals_keeps_every_submission_once(make_server, status: int) -> None:
+    with make_server(workers=0) as server:
+        transport = RefusingTransport(0.25, status)
+        patient = RetryPolicy(max_attempts=8, budget=10.0, backoff_base=0.01, backoff_cap=0.05)
+        with _api(server, transport, send_idempotency_key=False, retry=patient) as api:
+            ids = [api.execute(qprogram="{}", device_id=1, nshots=3, name=f"campaign-{n}") for n in range(30)]
+        rows = job_rows(server.db_path)
+    assert transport.refused >= 5
+    assert len(set(ids)) == 30
+    assert sorted(row[0] for row in rows) == sorted(ids)
+    assert [row[2] for row in rows] == [f"campaign-{n}" for n in range(30)]
