@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import re
 import threading
@@ -10,8 +11,7 @@ from typing import Any
 
 from qiboconnection.server.config import ServerConfig
 from qiboconnection.server.db import Store
-from qiboconnection.server.errors import PayloadTooLarge, UnsupportedMediaType
-from qiboconnection.server.fast_path import FastPath, send_problem
+from qiboconnection.server.errors import ApiProblem, PayloadTooLarge, UnsupportedMediaType
 from qiboconnection.server.faults import FaultInjector
 from qiboconnection.server.handlers import Handlers
 from qiboconnection.server.jobs import JobManager
@@ -64,12 +64,9 @@ class QaasApp:
         connexion_app = build_http_app(self, spec, handlers)
 
         async def through_connexion(scope: Scope, receive: Any, send: Any) -> None:
-            # 405 answers come only from connexion's routing.
             await connexion_app(scope, receive, self._with_allow_header(scope, send))
 
-        self._http = (
-            FastPath(self, spec, handlers, through_connexion) if config.fast_path else through_connexion
-        )
+        self._http = through_connexion
 
     def _ensure_users(self) -> None:
         """Create the configured users, or give existing ones the configured key and role."""
@@ -199,6 +196,17 @@ class QaasApp:
     async def _send_too_large(send: Any, limit: int) -> None:
         problem = PayloadTooLarge(f"The request body is over the {limit} byte limit.")
         await send_problem(send, problem, close=True)
+
+
+async def send_problem(send: Any, problem: ApiProblem, close: bool = False) -> None:
+    """Answer with ``problem`` (and ``Connection: close`` when the request body may be left unread)."""
+    content = json.dumps(problem.to_dict()).encode()
+    raw = [(b"content-type", b"application/problem+json"), (b"content-length", str(len(content)).encode())]
+    raw += [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in problem.headers.items()]
+    if close:
+        raw.append((b"connection", b"close"))
+    await send({"type": "http.response.start", "status": problem.status, "headers": raw})
+    await send({"type": "http.response.body", "body": content})
 
 
 def _method_table(spec: dict[str, Any]) -> list[tuple[re.Pattern[str], list[str]]]:
