@@ -19,7 +19,7 @@ from urllib.parse import urlencode
 from connexion import request
 from connexion.context import context
 
-from qiboconnection.server.db import DuplicateName
+from qiboconnection.server.db import INT64_MAX, DuplicateName
 from qiboconnection.server.errors import (
     BadRequest,
     Conflict,
@@ -69,6 +69,11 @@ def _require_admin() -> dict[str, Any]:
     if claims.get("user_role") != "admin":
         raise Forbidden()
     return claims
+
+
+def _offset(page: int, per_page: int) -> int:
+    """Rows before ``page``; past SQLite's 64-bit range every row is before it, so the largest offset."""
+    return min((page - 1) * per_page, INT64_MAX)
 
 
 def _page(
@@ -269,7 +274,7 @@ class Handlers:
 
     # devices
     async def list_devices(self, page: int = 1, per_page: int = 50) -> Response:
-        rows, total = self._store.devices((page - 1) * per_page, per_page)
+        rows, total = self._store.devices(_offset(page, per_page), per_page)
         return _page([_device_out(r) for r in rows], total, page, per_page, {})
 
     def _device_or_404(self, device_id: int) -> dict[str, Any]:
@@ -363,7 +368,9 @@ class Handlers:
         self, claims: dict[str, Any], favourites: bool, page: int, per_page: int, root: str | None = None
     ) -> Response:
         """One page of the caller's jobs, newest first; ``root`` as in :func:`_page`."""
-        rows, total = self._store.jobs_of_user(claims["user_id"], favourites, (page - 1) * per_page, per_page)
+        rows, total = self._store.jobs_of_user(
+            claims["user_id"], favourites, _offset(page, per_page), per_page
+        )
         positions = self._store.queue_positions(rows)
         items = [_job_summary(r, positions[r["id"]]) for r in rows]
         extra = {"favourites": "true"} if favourites else {}
@@ -413,7 +420,7 @@ class Handlers:
 
     def _list(self, kind: str, page: int, per_page: int) -> Response:
         _require_admin()
-        rows, total = self._store.records(kind, (page - 1) * per_page, per_page)
+        rows, total = self._store.records(kind, _offset(page, per_page), per_page)
         return _page([_record_out(kind, r) for r in rows], total, page, per_page, {})
 
     def _update(self, kind: str, record_id: int, body: dict[str, Any]) -> Response:

@@ -46,6 +46,7 @@ def test_reading_a_job(qaas_server: Any, setup: dict[str, Any]) -> None:
     for path in [f"/jobs/{setup['bobs']}", "/jobs/999999", "/jobs/0", "/jobs/-1"]:
         assert_problem(_send(qaas_server, token, "GET", path), 404, "does not exist")
     assert _send(qaas_server, token, "GET", "/jobs/x").status_code == 404
+    assert_problem(_send(qaas_server, token, "GET", "/jobs/9223372036854775808"), 400, "job_id")
     assert_problem(_send(qaas_server, None, "GET", f"/jobs/{job}"), 401, "No authorization")
     assert_problem(_send(qaas_server, "not-a-token", "GET", f"/jobs/{job}"), 401, "not valid")
     assert_problem(_send(qaas_server, setup["refresh"], "GET", f"/jobs/{job}"), 401, "access token")
@@ -87,6 +88,9 @@ def test_submitting_a_job(qaas_server: Any, setup: dict[str, Any]) -> None:
             qaas_server, token, "POST", "/circuits", json=job_body(), headers={"Idempotency-Key": key}
         )
         assert_problem(answer, 400, "Idempotency-Key")
+    for field in ("device_id", "number_shots", "user_id"):
+        answer = _send(qaas_server, token, "POST", "/circuits", json=job_body(**{field: 2**63}))
+        assert_problem(answer, 400, field)
 
 
 def test_listing_jobs(qaas_server: Any, setup: dict[str, Any]) -> None:
@@ -95,9 +99,12 @@ def test_listing_jobs(qaas_server: Any, setup: dict[str, Any]) -> None:
         assert _send(qaas_server, token, "GET", "/jobs", params=params).status_code == 200, params
     first = _send(qaas_server, token, "GET", "/jobs", params={"per_page": "1"}).json()
     assert len(first["items"]) == 1 and first["links"]["next"].endswith("page=2&per_page=1")
+    last = _send(qaas_server, token, "GET", "/jobs", params={"page": str(2**63 - 1), "per_page": "1000"})
+    assert last.status_code == 200 and last.json()["items"] == [], last.text
     for params, name in [
         ({"favourites": "1"}, "favourites"),
         ({"page": "0"}, "page"),
+        ({"page": str(2**63)}, "page"),
         ({"per_page": "1001"}, "per_page"),
         ({"per_page": "abc"}, "per_page"),
         ({"unknown": "1"}, "unknown"),
