@@ -9,6 +9,8 @@ import re
 import threading
 from typing import Any
 
+from starlette.routing import compile_path
+
 from qiboconnection.server.config import ServerConfig
 from qiboconnection.server.db import Store
 from qiboconnection.server.errors import ApiProblem, PayloadTooLarge, UnsupportedMediaType
@@ -210,14 +212,19 @@ async def send_problem(send: Any, problem: ApiProblem, close: bool = False) -> N
 
 
 def _method_table(spec: dict[str, Any]) -> list[tuple[re.Pattern[str], list[str]]]:
-    """For each path of the spec, a regex matching it and the methods it supports."""
+    """For each path of the spec, the regex starlette matches it with and the methods it answers.
+
+    A path with ``get`` also answers ``HEAD``, as starlette serves it from the ``GET`` route.
+    """
     table = []
-    for template, item in spec["paths"].items():
-        pattern = re.compile(re.sub(r"\\\{[^}]+\\\}", "[^/]+", re.escape(template)))
-        methods = sorted(m.upper() for m in item if m in _HTTP_METHODS)
-        table.append((pattern, methods))
     # Literal paths (``/runcards/by_keys``) before templated ones (``/runcards/{runcard_id}``).
-    table.sort(key=lambda entry: "[^/]+" in entry[0].pattern)
+    for template in sorted(spec["paths"], key=lambda template: "{" in template):
+        item = spec["paths"][template]
+        methods = {m.upper() for m in item if m in _HTTP_METHODS}
+        if "GET" in methods:
+            methods.add("HEAD")
+        pattern, _format, _convertors = compile_path(template)
+        table.append((pattern, sorted(methods)))
     return table
 
 

@@ -117,8 +117,8 @@ def test_a_method_a_path_does_not_take_is_405_with_allow(qaas_server: Any, setup
     token = setup["alice"]
     for method, path, allowed in [
         ("DELETE", "/circuits", "POST"),
-        ("PATCH", f"/jobs/{setup['job']}", "DELETE, GET"),
-        ("POST", "/jobs", "GET"),
+        ("PATCH", f"/jobs/{setup['job']}", "DELETE, GET, HEAD"),
+        ("POST", "/jobs", "GET, HEAD"),
         ("POST", f"/jobs/cancel/{setup['job']}", "PUT"),
     ]:
         answered = _send(qaas_server, token, method, path)
