@@ -13,11 +13,12 @@ import logging
 import math
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import urlencode
 
 from connexion import request
 from connexion.context import context
+from connexion.lifecycle import ConnexionRequest
 
 from qiboconnection.server.db import INT64_MAX, DuplicateName
 from qiboconnection.server.errors import (
@@ -48,9 +49,14 @@ _DUMMY_HASH_KEY = "not-a-real-api-key"
 Response = tuple[Any, int, dict[str, str]]
 
 
+def current_request() -> ConnexionRequest:
+    """The request being handled (connexion's context proxy, typed as the request it stands for)."""
+    return cast(ConnexionRequest, request)
+
+
 def base_url() -> str:
     """Scheme and authority the client used to reach this server."""
-    url = request.url
+    url = current_request().url
     return f"{url.scheme}://{url.netloc}"
 
 
@@ -61,7 +67,8 @@ def _normal_audience(audience: str) -> str:
 
 
 def _claims() -> dict[str, Any]:
-    return context["token_info"]
+    claims: dict[str, Any] = context["token_info"]
+    return claims
 
 
 def _require_admin() -> dict[str, Any]:
@@ -90,7 +97,7 @@ def _page(
     ``root`` is the URL the links start with (scheme, authority and path of this request).
     """
     last = max(1, math.ceil(total / per_page))
-    root = root or f"{base_url()}{request.url.path}"
+    root = root or f"{base_url()}{current_request().url.path}"
 
     def link(number: int | None) -> str:
         return f"{root}?{urlencode({'page': str(number), 'per_page': per_page, **extra})}"
@@ -197,7 +204,7 @@ class Handlers:
     def resolve(self, operation_id: str) -> Callable[..., Any]:
         """Map an ``operationId`` (camelCase) to the method of the same name in snake_case."""
         name = "".join(f"_{c.lower()}" if c.isupper() else c for c in operation_id)
-        function = getattr(self, name, None)
+        function: Callable[..., Any] | None = getattr(self, name, None)
         if function is None or name.startswith("_"):
             raise AttributeError(f"no handler for operationId {operation_id!r}")
         return function
@@ -231,7 +238,8 @@ class Handlers:
             raise Unauthorized("The assertion's iat is too far from the server's clock.")
         throttle = self._app.throttle
         # The peer address of the connection; forwarding headers are not trusted.
-        address = request.client.host if request.client else ""
+        client = current_request().client
+        address = client.host if client else ""
         throttle.check(assertion.username, address)
         user = self._store.user_by_name(assertion.username)
         stored = user["api_key_hash"] if user else self._dummy_hash
@@ -295,7 +303,7 @@ class Handlers:
 
     # jobs
     async def submit_job(self, body: dict[str, Any]) -> Response:
-        return self.submit(_claims(), body, request.headers.get("idempotency-key"))
+        return self.submit(_claims(), body, current_request().headers.get("idempotency-key"))
 
     def submit(self, claims: dict[str, Any], body: dict[str, Any], key: str | None) -> Response:
         """Store and queue the job ``body`` describes for the caller of ``claims``."""

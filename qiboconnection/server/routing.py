@@ -106,7 +106,7 @@ class NamedParameterValidator(ParameterValidator):
     def validate_parameter(
         parameter_type: str, value: Any, param: dict[str, Any], param_name: str | None = None
     ) -> str | None:
-        error = ParameterValidator.validate_parameter(parameter_type, value, param, param_name)
+        error: str | None = ParameterValidator.validate_parameter(parameter_type, value, param, param_name)
         if error is None or error.startswith("Missing"):
             return error
         name = f"{parameter_type} parameter '{param['name']}'"
@@ -124,7 +124,7 @@ def bearer_handler(verify: Callable[[str, ConnexionRequest], dict[str, Any]]) ->
     class Bearer(BearerSecurityHandler):
         def get_fn(self, security_scheme: dict[str, Any], required_scopes: list[str]) -> Any:
             def check(request: ConnexionRequest) -> Any:
-                auth_type, token = self.get_auth_header_value(request)
+                auth_type, token = BearerSecurityHandler.get_auth_header_value(request)
                 if auth_type != "bearer":
                     return NO_VALUE
                 return verify(token, request)
