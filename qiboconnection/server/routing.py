@@ -45,6 +45,9 @@ def problem_response(
     )
 
 
+# The error handlers are coroutines: connexion runs plain functions in a thread pool.
+
+
 async def on_api_problem(_request: ConnexionRequest, exc: Exception) -> ConnexionResponse:
     problem = exc if isinstance(exc, ApiProblem) else ApiProblem(500, str(exc))
     return problem_response(problem.status, problem.title, problem.detail, problem.headers)
@@ -82,8 +85,6 @@ async def on_unexpected(_request: ConnexionRequest, exc: Exception) -> Connexion
     logger.error("unhandled error: %r", exc, exc_info=exc)
     return problem_response(500, "Internal Server Error", "The server could not complete the request.")
 
-
-# Error handlers are coroutines: connexion runs plain functions in a thread pool.
 
 # Errors raised while parsing or storing what a client sent, and the 400 each one means.
 INPUT_ERRORS: tuple[tuple[type[Exception], str], ...] = (
