@@ -85,7 +85,7 @@ demo: $(STAMP)
 	$(BIN)/python -m qiboconnection.demo
 
 contract: $(STAMP)
-	$(BIN)/python tests/contract_live.py
+	$(BIN)/python tests/contract_live.py --seed 4242 --max-examples 25
 
 bench: $(STAMP) $(RELEASED_STAMP)
 	$(BIN)/python -m bench

@@ -1,10 +1,11 @@
 """Contract run against a live `qiboconnection serve` process with the schemathesis CLI.
 
 Starts the server on a free port with a temporary database and a known admin user, logs in for a
-token, runs ``st run`` with every check and phase (more examples than the pytest contract tests), then
-stops the server. The exit code is schemathesis's.
+token, runs ``st run`` with every check (``--checks all``, positive data acceptance included) and every
+phase, then stops the server. The exit code is schemathesis's: any finding fails the run.
 
-Usage: ``make contract`` or ``.venv/bin/python tests/contract_live.py [--max-examples N] [--seed S]``.
+Usage: ``make contract`` (seed 4242, 25 examples per operation) or
+``.venv/bin/python tests/contract_live.py [--max-examples N] [--seed S]``.
 """
 
 from __future__ import annotations
@@ -29,14 +30,21 @@ SPEC = REPO / "openapi.yaml"
 BIN = Path(sys.executable).parent
 GRANT_TYPE = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 
-# The schema cannot express the description envelope or 64-bit bounds, so valid-looking data may
-# still be refused with these documented statuses.
+# Statuses openapi.yaml documents for schema-valid requests: an id that does not exist (404), a device
+# that takes no jobs or a duplicate name (409), a refused login assertion or token (401), a role that
+# may not do this (403), a description the devices cannot run or too many shots (422), and failed
+# logins throttled (429). Only cancelling adds one: a body whose job_id is not the path's (400),
+# which no schema can tie to the path.
 CONFIG = """
 [cache]
 enabled = false
 
 [checks.positive_data_acceptance]
-expected-statuses = ["2xx", "400", "401", "403", "404", "409", "413", "422", "429"]
+expected-statuses = ["2xx", "401", "403", "404", "409", "422", "429"]
+
+[[operations]]
+include-operation-id = "cancelJob"
+checks.positive_data_acceptance.expected-statuses = ["2xx", "400", "401", "403", "404", "409", "422", "429"]
 
 [auth.openapi.bearerAuth]
 bearer = "${QAAS_CONTRACT_TOKEN}"
@@ -82,8 +90,8 @@ def login(url: str, username: str, api_key: str) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--max-examples", type=int, default=100)
-    parser.add_argument("--seed", type=int, default=20261125)
+    parser.add_argument("--max-examples", type=int, default=25)
+    parser.add_argument("--seed", type=int, default=4242)
     args = parser.parse_args(argv)
     username, api_key = "contract-admin", secrets.token_urlsafe(24)
     with tempfile.TemporaryDirectory() as tmp:
@@ -96,7 +104,7 @@ def main(argv: list[str] | None = None) -> int:
                 str(BIN / "st"), "--config-file", str(config), "run", str(SPEC), "--url", url,
                 "--checks", "all", "--phases", "examples,coverage,fuzzing,stateful",
                 "--max-examples", str(args.max_examples), "--seed", str(args.seed),
-                "--generation-deterministic", "--report-dir", str(Path(tmp) / "report"),
+                "--report-dir", str(Path(tmp) / "report"),
             ]  # fmt: skip
             print("$", " ".join(command), flush=True)
             return subprocess.run(command, env=env, check=False).returncode

@@ -30,12 +30,6 @@ SOCKET_BINDERS = {"qiboconnection/cli.py": frozenset({"_serve"})}
 NETWORK = "network modules"
 PRIVATE = "private names"
 
-KNOWN_VIOLATIONS = frozenset(
-    {
-        (PRIVATE, "qiboconnection/server/routing.py"),
-    }
-)
-
 
 @dataclass(frozen=True)
 class Finding:
@@ -329,10 +323,7 @@ def _findings(rule: str, path: str) -> list[Finding]:
 
 
 def _assert_rule(rule: str, path: str, findings: list[Finding]) -> None:
-    if (rule, path) in KNOWN_VIOLATIONS:
-        assert findings, f"{path} keeps the rule on {rule} now: remove it from KNOWN_VIOLATIONS"
-    else:
-        assert not findings, "\n".join(str(finding) for finding in findings)
+    assert not findings, f"{path} breaks the rule on {rule}:\n" + "\n".join(str(finding) for finding in findings)
 
 
 def test_the_walk_sees_the_client_and_the_server():
@@ -350,13 +341,6 @@ def test_client_module_imports_no_network_module(path):
 @pytest.mark.parametrize("path", MODULES)
 def test_module_names_no_private_attribute_of_generated_code_or_frameworks(path):
     _assert_rule(PRIVATE, path, _findings(PRIVATE, path))
-
-
-@pytest.mark.parametrize(("rule", "path"), sorted(KNOWN_VIOLATIONS))
-def test_known_violation_still_violates(rule, path):
-    assert (ROOT / path).is_file(), f"{path} is gone: remove it from KNOWN_VIOLATIONS"
-    assert path in (CLIENT_MODULES if rule == NETWORK else MODULES)
-    assert _findings(rule, path), f"{path} keeps the rule on {rule} now: remove it from KNOWN_VIOLATIONS"
 
 
 # -- the checkers on small sources ----------------------------------------------------------------------
@@ -508,9 +492,3 @@ def test_a_finding_fails_the_rule_with_file_line_and_name():
     with pytest.raises(AssertionError, match=r"qiboconnection/example\.py:2: connexion\.context\._operation"):
         _assert_rule(PRIVATE, path, findings)
     _assert_rule(PRIVATE, path, private_names("import os\n", path))
-
-
-def test_a_known_violation_that_is_gone_fails_the_rule():
-    rule, path = sorted(KNOWN_VIOLATIONS)[0]
-    with pytest.raises(AssertionError, match="remove it from KNOWN_VIOLATIONS"):
-        _assert_rule(rule, path, [])

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import re
 import threading
 from typing import Any
 
+from starlette.routing import compile_path
+
 from qiboconnection.server.config import ServerConfig
 from qiboconnection.server.db import Store
-from qiboconnection.server.errors import PayloadTooLarge, UnsupportedMediaType
-from qiboconnection.server.fast_path import FastPath, send_problem
+from qiboconnection.server.errors import ApiProblem, PayloadTooLarge, UnsupportedMediaType
 from qiboconnection.server.faults import FaultInjector
 from qiboconnection.server.handlers import Handlers
 from qiboconnection.server.jobs import JobManager
@@ -64,12 +66,9 @@ class QaasApp:
         connexion_app = build_http_app(self, spec, handlers)
 
         async def through_connexion(scope: Scope, receive: Any, send: Any) -> None:
-            # 405 answers come only from connexion's routing.
             await connexion_app(scope, receive, self._with_allow_header(scope, send))
 
-        self._http = (
-            FastPath(self, spec, handlers, through_connexion) if config.fast_path else through_connexion
-        )
+        self._http = through_connexion
 
     def _ensure_users(self) -> None:
         """Create the configured users, or give existing ones the configured key and role."""
@@ -201,15 +200,31 @@ class QaasApp:
         await send_problem(send, problem, close=True)
 
 
+async def send_problem(send: Any, problem: ApiProblem, close: bool = False) -> None:
+    """Answer with ``problem`` (and ``Connection: close`` when the request body may be left unread)."""
+    content = json.dumps(problem.to_dict()).encode()
+    raw = [(b"content-type", b"application/problem+json"), (b"content-length", str(len(content)).encode())]
+    raw += [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in problem.headers.items()]
+    if close:
+        raw.append((b"connection", b"close"))
+    await send({"type": "http.response.start", "status": problem.status, "headers": raw})
+    await send({"type": "http.response.body", "body": content})
+
+
 def _method_table(spec: dict[str, Any]) -> list[tuple[re.Pattern[str], list[str]]]:
-    """For each path of the spec, a regex matching it and the methods it supports."""
+    """For each path of the spec, the regex starlette matches it with and the methods it answers.
+
+    A path with ``get`` also answers ``HEAD``, as starlette serves it from the ``GET`` route.
+    """
     table = []
-    for template, item in spec["paths"].items():
-        pattern = re.compile(re.sub(r"\\\{[^}]+\\\}", "[^/]+", re.escape(template)))
-        methods = sorted(m.upper() for m in item if m in _HTTP_METHODS)
-        table.append((pattern, methods))
     # Literal paths (``/runcards/by_keys``) before templated ones (``/runcards/{runcard_id}``).
-    table.sort(key=lambda entry: "[^/]+" in entry[0].pattern)
+    for template in sorted(spec["paths"], key=lambda template: "{" in template):
+        item = spec["paths"][template]
+        methods = {m.upper() for m in item if m in _HTTP_METHODS}
+        if "GET" in methods:
+            methods.add("HEAD")
+        pattern, _format, _convertors = compile_path(template)
+        table.append((pattern, sorted(methods)))
     return table
 
 

@@ -55,8 +55,6 @@ class ServerConfig:
 
     ``link_latency`` (seconds) delays every API request by that much, as a network round trip to a
     distant service would, for measuring clients the way remote users feel them.
-    ``fast_path`` answers the frequent job operations without the connexion stack (see
-    :mod:`qiboconnection.server.fast_path`); the answers are the same either way.
     ``fault_rate`` > 0 turns on fault injection (see :mod:`qiboconnection.server.faults`): that share
     of API requests meets one of ``fault_kinds``, drawn from a stream seeded by ``fault_seed``.
     """
@@ -80,7 +78,6 @@ class ServerConfig:
     fault_max_latency: float = 0.2
     fault_retry_after: int = 1
     link_latency: float = 0.0
-    fast_path: bool = True
     kdf_cost: int = 2**14
     spec_path: Path | None = None
 

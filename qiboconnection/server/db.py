@@ -20,6 +20,8 @@ from typing import Any
 
 FINAL_STATUSES = ("completed", "error", "cancelled", "canceled")
 UNFINISHED_STATUSES = ("not sent", "pending", "queued", "running")
+#: The range of SQLite's integers, and so of every id, count and offset the store takes.
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS settings (key TEXT PRIMARY KEY, value BLOB NOT NULL);

@@ -13,13 +13,14 @@ import logging
 import math
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import urlencode
 
 from connexion import request
 from connexion.context import context
+from connexion.lifecycle import ConnexionRequest
 
-from qiboconnection.server.db import DuplicateName
+from qiboconnection.server.db import INT64_MAX, DuplicateName
 from qiboconnection.server.errors import (
     BadRequest,
     Conflict,
@@ -48,9 +49,14 @@ _DUMMY_HASH_KEY = "not-a-real-api-key"
 Response = tuple[Any, int, dict[str, str]]
 
 
+def current_request() -> ConnexionRequest:
+    """The request being handled (connexion's context proxy, typed as the request it stands for)."""
+    return cast(ConnexionRequest, request)
+
+
 def base_url() -> str:
     """Scheme and authority the client used to reach this server."""
-    url = request.url
+    url = current_request().url
     return f"{url.scheme}://{url.netloc}"
 
 
@@ -61,7 +67,8 @@ def _normal_audience(audience: str) -> str:
 
 
 def _claims() -> dict[str, Any]:
-    return context["token_info"]
+    claims: dict[str, Any] = context["token_info"]
+    return claims
 
 
 def _require_admin() -> dict[str, Any]:
@@ -69,6 +76,11 @@ def _require_admin() -> dict[str, Any]:
     if claims.get("user_role") != "admin":
         raise Forbidden()
     return claims
+
+
+def _offset(page: int, per_page: int) -> int:
+    """Rows before ``page``; past SQLite's 64-bit range every row is before it, so the largest offset."""
+    return min((page - 1) * per_page, INT64_MAX)
 
 
 def _page(
@@ -85,7 +97,7 @@ def _page(
     ``root`` is the URL the links start with (scheme, authority and path of this request).
     """
     last = max(1, math.ceil(total / per_page))
-    root = root or f"{base_url()}{request.url.path}"
+    root = root or f"{base_url()}{current_request().url.path}"
 
     def link(number: int | None) -> str:
         return f"{root}?{urlencode({'page': str(number), 'per_page': per_page, **extra})}"
@@ -192,7 +204,7 @@ class Handlers:
     def resolve(self, operation_id: str) -> Callable[..., Any]:
         """Map an ``operationId`` (camelCase) to the method of the same name in snake_case."""
         name = "".join(f"_{c.lower()}" if c.isupper() else c for c in operation_id)
-        function = getattr(self, name, None)
+        function: Callable[..., Any] | None = getattr(self, name, None)
         if function is None or name.startswith("_"):
             raise AttributeError(f"no handler for operationId {operation_id!r}")
         return function
@@ -226,7 +238,8 @@ class Handlers:
             raise Unauthorized("The assertion's iat is too far from the server's clock.")
         throttle = self._app.throttle
         # The peer address of the connection; forwarding headers are not trusted.
-        address = request.client.host if request.client else ""
+        client = current_request().client
+        address = client.host if client else ""
         throttle.check(assertion.username, address)
         user = self._store.user_by_name(assertion.username)
         stored = user["api_key_hash"] if user else self._dummy_hash
@@ -269,7 +282,7 @@ class Handlers:
 
     # devices
     async def list_devices(self, page: int = 1, per_page: int = 50) -> Response:
-        rows, total = self._store.devices((page - 1) * per_page, per_page)
+        rows, total = self._store.devices(_offset(page, per_page), per_page)
         return _page([_device_out(r) for r in rows], total, page, per_page, {})
 
     def _device_or_404(self, device_id: int) -> dict[str, Any]:
@@ -290,7 +303,7 @@ class Handlers:
 
     # jobs
     async def submit_job(self, body: dict[str, Any]) -> Response:
-        return self.submit(_claims(), body, request.headers.get("idempotency-key"))
+        return self.submit(_claims(), body, current_request().headers.get("idempotency-key"))
 
     def submit(self, claims: dict[str, Any], body: dict[str, Any], key: str | None) -> Response:
         """Store and queue the job ``body`` describes for the caller of ``claims``."""
@@ -363,7 +376,9 @@ class Handlers:
         self, claims: dict[str, Any], favourites: bool, page: int, per_page: int, root: str | None = None
     ) -> Response:
         """One page of the caller's jobs, newest first; ``root`` as in :func:`_page`."""
-        rows, total = self._store.jobs_of_user(claims["user_id"], favourites, (page - 1) * per_page, per_page)
+        rows, total = self._store.jobs_of_user(
+            claims["user_id"], favourites, _offset(page, per_page), per_page
+        )
         positions = self._store.queue_positions(rows)
         items = [_job_summary(r, positions[r["id"]]) for r in rows]
         extra = {"favourites": "true"} if favourites else {}
@@ -413,7 +428,7 @@ class Handlers:
 
     def _list(self, kind: str, page: int, per_page: int) -> Response:
         _require_admin()
-        rows, total = self._store.records(kind, (page - 1) * per_page, per_page)
+        rows, total = self._store.records(kind, _offset(page, per_page), per_page)
         return _page([_record_out(kind, r) for r in rows], total, page, per_page, {})
 
     def _update(self, kind: str, record_id: int, body: dict[str, Any]) -> Response:

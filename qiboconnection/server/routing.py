@@ -2,23 +2,21 @@
 
 from __future__ import annotations
 
-import functools
 import json
 import logging
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from connexion import AsyncApp
-from connexion.apps.asynchronous import AsyncApi, AsyncOperation
-from connexion.context import _operation, _receive, _scope
-from connexion.datastructures import MediaTypeDict
-from connexion.decorators import StarletteDecorator
-from connexion.exceptions import BadRequestProblem, ProblemException
-from connexion.lifecycle import ConnexionResponse
+from connexion.exceptions import ProblemException
+from connexion.lifecycle import ConnexionRequest, ConnexionResponse
 from connexion.options import SwaggerUIOptions
 from connexion.resolver import Resolver
-from connexion.security import BearerSecurityHandler
-from connexion.validators import VALIDATOR_MAP, JSONRequestBodyValidator, ParameterValidator
+from connexion.security import NO_VALUE, BearerSecurityHandler
+from connexion.validators import VALIDATOR_MAP, ParameterValidator
+from jsonschema import ValidationError
 
+from qiboconnection.server.db import INT64_MAX, INT64_MIN
 from qiboconnection.server.errors import ApiProblem
 from qiboconnection.server.handlers import Handlers
 
@@ -30,8 +28,12 @@ logger = logging.getLogger("qiboconnection.server.routing")
 PROBLEM = "application/problem+json"
 REFRESH_PATH_SUFFIX = "/authorisation-tokens/refresh"
 
+ErrorHandler = Callable[[ConnexionRequest, Exception], Awaitable[ConnexionResponse]]
 
-def problem_response(status: int, title: str, detail: str, headers: dict[str, str] | None = None) -> Any:
+
+def problem_response(
+    status: int, title: str, detail: str, headers: dict[str, str] | None = None
+) -> ConnexionResponse:
     """An ``application/problem+json`` response."""
     body = {"type": "about:blank", "title": title, "status": status, "detail": detail}
     return ConnexionResponse(
@@ -43,27 +45,43 @@ def problem_response(status: int, title: str, detail: str, headers: dict[str, st
     )
 
 
-def _on_api_problem(_request: Any, exc: Exception) -> Any:
+# The error handlers are coroutines: connexion runs plain functions in a thread pool.
+
+
+async def on_api_problem(_request: ConnexionRequest, exc: Exception) -> ConnexionResponse:
     problem = exc if isinstance(exc, ApiProblem) else ApiProblem(500, str(exc))
     return problem_response(problem.status, problem.title, problem.detail, problem.headers)
 
 
-def _on_connexion_problem(_request: Any, exc: Exception) -> Any:
+async def on_connexion_problem(_request: ConnexionRequest, exc: Exception) -> ConnexionResponse:
+    """connexion's own refusals (validation, security, routing) as problem documents.
+
+    connexion raises its 400 for a body while handling the parser's ``json.JSONDecodeError`` or the
+    schema's ``ValidationError``; the detail then says the body is not JSON, or names the field whose
+    integer is past the 64-bit bounds the spec sets.
+    """
     status = getattr(exc, "status", 400)
     title = getattr(exc, "title", None) or "Bad Request"
     detail = getattr(exc, "detail", None)
     detail = detail if isinstance(detail, str) else json.dumps(detail) if detail else title
-    return problem_response(status, title, detail)
+    cause = exc.__context__
+    if isinstance(cause, json.JSONDecodeError):
+        detail = f"The request body is not valid JSON: {detail}"
+    elif isinstance(cause, ValidationError) and outside_int64(cause.instance):
+        where = ".".join(str(part) for part in cause.path) or "the request body"
+        detail = f"{where}: {cause.instance} is outside the 64-bit integer range."
+    headers = getattr(exc, "headers", None)
+    return problem_response(status, title, detail, dict(headers) if headers else None)
 
 
-def _fixed(status: int, title: str, detail: str) -> Any:
-    def handler(_request: Any, _exc: Exception) -> Any:
+def fixed_problem(status: int, title: str, detail: str) -> ErrorHandler:
+    async def handler(_request: ConnexionRequest, _exc: Exception) -> ConnexionResponse:
         return problem_response(status, title, detail)
 
     return handler
 
 
-def _on_unexpected(_request: Any, exc: Exception) -> Any:
+async def on_unexpected(_request: ConnexionRequest, exc: Exception) -> ConnexionResponse:
     logger.error("unhandled error: %r", exc, exc_info=exc)
     return problem_response(500, "Internal Server Error", "The server could not complete the request.")
 
@@ -77,6 +95,11 @@ INPUT_ERRORS: tuple[tuple[type[Exception], str], ...] = (
 )
 
 
+def outside_int64(value: Any) -> bool:
+    """Whether ``value`` is an integer that a 64-bit signed integer cannot hold."""
+    return isinstance(value, int) and not isinstance(value, bool) and not INT64_MIN <= value <= INT64_MAX
+
+
 class NamedParameterValidator(ParameterValidator):
     """Parameter errors that name the parameter, in one line."""
 
@@ -84,101 +107,54 @@ class NamedParameterValidator(ParameterValidator):
     def validate_parameter(
         parameter_type: str, value: Any, param: dict[str, Any], param_name: str | None = None
     ) -> str | None:
-        error = ParameterValidator.validate_parameter(parameter_type, value, param, param_name)
+        error: str | None = ParameterValidator.validate_parameter(parameter_type, value, param, param_name)
         if error is None or error.startswith("Missing"):
             return error
-        return f"{parameter_type} parameter '{param['name']}': {error.splitlines()[0]}"
+        name = f"{parameter_type} parameter '{param['name']}'"
+        if outside_int64(value):
+            return f"{name}: {value} is outside the 64-bit integer range."
+        return f"{name}: {error.splitlines()[0]}"
 
 
-class NamedJSONBodyValidator(JSONRequestBodyValidator):
-    """JSON bodies that do not parse are refused saying so, not with the parser's message alone."""
+def bearer_handler(verify: Callable[[str, ConnexionRequest], dict[str, Any]]) -> type[BearerSecurityHandler]:
+    """The handler of the spec's ``bearer`` scheme, checking tokens with ``verify(token, request)``.
 
-    async def _parse(self, stream: Any, scope: Any) -> Any:
-        try:
-            return await super()._parse(stream, scope)
-        except BadRequestProblem as exc:
-            raise BadRequestProblem(detail=f"The request body is not valid JSON: {exc.detail}") from exc
+    ``verify`` returns the token's claims or raises the 401 problem that says what is wrong with it.
+    """
 
+    class Bearer(BearerSecurityHandler):
+        def get_fn(self, security_scheme: dict[str, Any], required_scopes: list[str]) -> Any:
+            def check(request: ConnexionRequest) -> Any:
+                auth_type, token = BearerSecurityHandler.get_auth_header_value(request)
+                if auth_type != "bearer":
+                    return NO_VALUE
+                return verify(token, request)
 
-class _PreparedDecorator(StarletteDecorator):
-    """connexion's decorator for one operation, with the parts that depend only on the operation
-    (parameter and response decorators, URI parser) built once instead of on every request."""
+            return check
 
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self._parsers: dict[int, Any] = {}
-
-    def _parser(self) -> Any:
-        current = _operation.get()
-        parser = self._parsers.get(id(current))
-        if parser is None:
-            parser = self._parsers[id(current)] = (current, self.uri_parser)
-        return parser[1]
-
-    def __call__(self, function: Any) -> Any:
-        decorated = self.decorate(function)
-
-        @functools.wraps(function)
-        async def wrapper(*args: Any, **kwargs: Any) -> Any:
-            request = self.framework.get_request(
-                uri_parser=self._parser(), scope=_scope.get(), receive=_receive.get()
-            )
-            return await decorated(request)
-
-        return wrapper
-
-
-class _PreparedOperation(AsyncOperation):
-    """An operation whose handler is decorated once, when first called."""
-
-    @functools.cached_property
-    def fn(self) -> Any:
-        decorator = _PreparedDecorator(pythonic_params=self.pythonic_params, jsonifier=self.jsonifier)
-        return decorator(self._fn)
-
-
-class _PreparedApi(AsyncApi):
-    def make_operation(self, operation: Any) -> AsyncOperation:
-        return _PreparedOperation.from_operation(
-            operation, pythonic_params=self.pythonic_params, jsonifier=self.jsonifier
-        )
+    return Bearer
 
 
 def build_http_app(app: QaasApp, spec: dict[str, Any], handlers: Handlers) -> AsyncApp:
     """Serve ``spec`` with ``handlers`` (bound to ``app``); every error becomes a problem document."""
     tokens, extra_audiences = app.tokens, list(app.config.audiences)
 
-    def verify_bearer(token: str, request: Any) -> dict[str, Any]:
+    def verify_bearer(token: str, request: ConnexionRequest) -> dict[str, Any]:
         url = request.url
         audiences = [f"{url.scheme}://{url.netloc}/api/v1", *extra_audiences]
         expected = "refresh" if url.path.endswith(REFRESH_PATH_SUFFIX) else "access"
         return tokens.verify(token, expected, audiences)
 
-    class Bearer(BearerSecurityHandler):
-        def _resolve_func(self, security_scheme: dict[str, Any]) -> Any:
-            return verify_bearer
-
-        @staticmethod
-        @functools.cache
-        def _accepts_kwarg(func: Any, keyword: str) -> bool:
-            # The base class inspects the function's signature on every request; it never changes.
-            return BearerSecurityHandler._accepts_kwarg(func, keyword)
-
     http = AsyncApp(
         "qiboconnection.server",
-        validator_map={
-            **VALIDATOR_MAP,
-            "parameter": NamedParameterValidator,
-            "body": MediaTypeDict({**VALIDATOR_MAP["body"], "*/*json": NamedJSONBodyValidator}),
-        },
-        security_map={"bearer": Bearer},
+        validator_map={**VALIDATOR_MAP, "parameter": NamedParameterValidator},
+        security_map={"bearer": bearer_handler(verify_bearer)},
         swagger_ui_options=SwaggerUIOptions(serve_spec=False, swagger_ui=False),
     )
-    http._middleware_app.api_cls = _PreparedApi
     http.add_api(spec, resolver=Resolver(handlers.resolve), validate_responses=False, strict_validation=True)
-    http.add_error_handler(ApiProblem, _on_api_problem)
-    http.add_error_handler(ProblemException, _on_connexion_problem)
+    http.add_error_handler(ApiProblem, on_api_problem)
+    http.add_error_handler(ProblemException, on_connexion_problem)
     for error, detail in INPUT_ERRORS:
-        http.add_error_handler(error, _fixed(400, "Bad Request", detail))
-    http.add_error_handler(Exception, _on_unexpected)
+        http.add_error_handler(error, fixed_problem(400, "Bad Request", detail))
+    http.add_error_handler(Exception, on_unexpected)
     return http

@@ -17,7 +17,7 @@ from typing import Any
 
 import jwt
 
-from qiboconnection.server.errors import BadRequest, TooManyRequests, Unauthorized
+from qiboconnection.server.errors import TooManyRequests, Unauthorized
 
 GRANT_TYPE = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 _SCRYPT_R = 8
@@ -59,26 +59,26 @@ class Assertion:
 
 
 def decode_assertion(assertion: str) -> Assertion:
-    """Decode the URL-safe base64 JSON assertion, or raise a 400 problem naming what is wrong."""
+    """Decode the URL-safe base64 JSON assertion, or raise a 401 problem naming what is wrong."""
     try:
         raw = base64.urlsafe_b64decode(assertion + "=" * (-len(assertion) % 4))
         data = json.loads(raw.decode("utf-8"))
     except (ValueError, binascii.Error, RecursionError) as exc:
-        raise BadRequest("assertion is not URL-safe base64 of a JSON object.") from exc
+        raise Unauthorized("assertion is not URL-safe base64 of a JSON object.") from exc
     if not isinstance(data, dict):
-        raise BadRequest("assertion is not URL-safe base64 of a JSON object.")
+        raise Unauthorized("assertion is not URL-safe base64 of a JSON object.")
     username, api_key = data.get("username"), data.get("api_key")
     audience, iat, user_id = data.get("audience"), data.get("iat"), data.get("user_id")
     if not isinstance(username, str) or not username:
-        raise BadRequest("assertion.username must be a non-empty string.")
+        raise Unauthorized("assertion.username must be a non-empty string.")
     if not isinstance(api_key, str) or not api_key:
-        raise BadRequest("assertion.api_key must be a non-empty string.")
+        raise Unauthorized("assertion.api_key must be a non-empty string.")
     if not isinstance(audience, str):
-        raise BadRequest("assertion.audience must be a string.")
+        raise Unauthorized("assertion.audience must be a string.")
     if isinstance(iat, bool) or not isinstance(iat, int | float) or not math.isfinite(iat):
-        raise BadRequest("assertion.iat must be a number of unix seconds.")
+        raise Unauthorized("assertion.iat must be a number of unix seconds.")
     if user_id is not None and (isinstance(user_id, bool) or not isinstance(user_id, int)):
-        raise BadRequest("assertion.user_id must be null or an integer.")
+        raise Unauthorized("assertion.user_id must be null or an integer.")
     return Assertion(user_id=user_id, username=username, api_key=api_key, audience=audience, iat=int(iat))
 
 

@@ -147,7 +147,7 @@ class _FixedState:
             dict(zip(keys, _complex_literals(state[nonzero]), strict=True)),
             dict(zip(keys, full[nonzero].tolist(), strict=True)),
         )
-        self._weight = 2 * len(keys) + 2**self._bits
+        self._weight: int = 2 * len(keys) + 2**self._bits
 
     @property
     def weight(self) -> int:

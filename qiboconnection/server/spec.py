@@ -26,4 +26,5 @@ def load_spec(explicit: Path | None = None) -> dict[str, Any]:
     import yaml
 
     with spec_path(explicit).open(encoding="utf-8") as handle:
-        return yaml.safe_load(handle)
+        spec: dict[str, Any] = yaml.safe_load(handle)
+    return spec

@@ -16,7 +16,9 @@ class AuthorisationRequest:
     grant_type: str
     """ Always `urn:ietf:params:oauth:grant-type:jwt-bearer`. """
     assertion: str
-    """ URL-safe base64 of the JSON assertion (user_id, username, api_key, audience, iat). """
+    """ URL-safe base64 (padded or not) of the JSON assertion object (user_id, username, api_key,
+    audience, iat); an assertion that does not decode to that object is refused with 401.
+     """
     scope: str | Unset = UNSET
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 

@@ -14,6 +14,7 @@ T = TypeVar("T", bound="JobCancel")
 @_attrs_define
 class JobCancel:
     job_id: int | Unset = UNSET
+    """ The job to cancel, the same as the path's `job_id` (400 otherwise). """
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:

@@ -25,7 +25,7 @@ class JobSubmission:
     for `vqa` it also carries `init_params` and `optimizer_params`.
      """
     user_id: int | None | Unset = UNSET
-    """ The submitting user; must match the token's user when given. """
+    """ The submitting user; when given, it must be the token's user (403 otherwise). """
     name: str | Unset = "-"
     summary: str | Unset = "-"
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)

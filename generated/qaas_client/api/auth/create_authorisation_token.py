@@ -100,6 +100,12 @@ def sync_detailed(
     `{"user_id": null|int, "username": str, "api_key": str, "audience": "<base>/api/v1", "iat": <unix
     seconds>}`.
 
+    A body that breaks the schema (another `grantType`, characters outside the URL-safe base64
+    alphabet in `assertion`) is answered 400. The assertion's content is a credential, checked like
+    one: an assertion that does not decode to such an object, names another audience, carries an
+    `iat` too far from the server's clock, or holds a wrong username, API key or `user_id` is
+    refused with 401.
+
     Args:
         x_client_version (str | Unset):
         body (AuthorisationRequest):
@@ -136,6 +142,12 @@ def sync(
     `{"user_id": null|int, "username": str, "api_key": str, "audience": "<base>/api/v1", "iat": <unix
     seconds>}`.
 
+    A body that breaks the schema (another `grantType`, characters outside the URL-safe base64
+    alphabet in `assertion`) is answered 400. The assertion's content is a credential, checked like
+    one: an assertion that does not decode to such an object, names another audience, carries an
+    `iat` too far from the server's clock, or holds a wrong username, API key or `user_id` is
+    refused with 401.
+
     Args:
         x_client_version (str | Unset):
         body (AuthorisationRequest):
@@ -166,6 +178,12 @@ async def asyncio_detailed(
      `assertion` is the URL-safe base64 encoding of the JSON object
     `{"user_id": null|int, "username": str, "api_key": str, "audience": "<base>/api/v1", "iat": <unix
     seconds>}`.
+
+    A body that breaks the schema (another `grantType`, characters outside the URL-safe base64
+    alphabet in `assertion`) is answered 400. The assertion's content is a credential, checked like
+    one: an assertion that does not decode to such an object, names another audience, carries an
+    `iat` too far from the server's clock, or holds a wrong username, API key or `user_id` is
+    refused with 401.
 
     Args:
         x_client_version (str | Unset):
@@ -200,6 +218,12 @@ async def asyncio(
      `assertion` is the URL-safe base64 encoding of the JSON object
     `{"user_id": null|int, "username": str, "api_key": str, "audience": "<base>/api/v1", "iat": <unix
     seconds>}`.
+
+    A body that breaks the schema (another `grantType`, characters outside the URL-safe base64
+    alphabet in `assertion`) is answered 400. The assertion's content is a credential, checked like
+    one: an assertion that does not decode to such an object, names another audience, carries an
+    `iat` too far from the server's clock, or holds a wrong username, API key or `user_id` is
+    refused with 401.
 
     Args:
         x_client_version (str | Unset):

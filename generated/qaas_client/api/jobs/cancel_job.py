@@ -100,6 +100,8 @@ def sync_detailed(
     """Cancel a job that has not finished
 
      Cancelling a job that already reached a final status changes nothing and answers 409.
+    The body's `job_id`, when given, must be the `job_id` of the path; another one is answered 400
+    whatever the job.
 
     Args:
         job_id (int):
@@ -137,6 +139,8 @@ def sync(
     """Cancel a job that has not finished
 
      Cancelling a job that already reached a final status changes nothing and answers 409.
+    The body's `job_id`, when given, must be the `job_id` of the path; another one is answered 400
+    whatever the job.
 
     Args:
         job_id (int):
@@ -169,6 +173,8 @@ async def asyncio_detailed(
     """Cancel a job that has not finished
 
      Cancelling a job that already reached a final status changes nothing and answers 409.
+    The body's `job_id`, when given, must be the `job_id` of the path; another one is answered 400
+    whatever the job.
 
     Args:
         job_id (int):
@@ -204,6 +210,8 @@ async def asyncio(
     """Cancel a job that has not finished
 
      Cancelling a job that already reached a final status changes nothing and answers 409.
+    The body's `job_id`, when given, must be the `job_id` of the path; another one is answered 400
+    whatever the job.
 
     Args:
         job_id (int):
