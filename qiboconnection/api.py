@@ -19,6 +19,7 @@ from qiboconnection.operations import (
     Submission,
     check_device,
     check_ids,
+    check_program,
     check_wait,
     device_of,
     device_refusal,
@@ -334,7 +335,7 @@ class API(_Session):
             warn_stacklevel=warn_stacklevel,
         )
         for target in dict.fromkeys(submission.device_ids):
-            self._usable_device(target, nshots)
+            check_program(self._usable_device(target, nshots), submission)
         job_ids = [self._send(submission, target) for target in submission.device_ids]
         return job_ids[0] if submission.single else job_ids
 

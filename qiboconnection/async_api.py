@@ -26,6 +26,7 @@ from qiboconnection.operations import (
     cancel_job_request,
     check_device,
     check_ids,
+    check_program,
     check_wait,
     delete_job_request,
     device_of,
@@ -276,7 +277,7 @@ class AsyncAPI(_Session):
             **arguments,
         )
         for target in dict.fromkeys(submission.device_ids):
-            await self._usable_device(target, submission.nshots)
+            check_program(await self._usable_device(target, submission.nshots), submission)
         job_ids = [await self._send(submission, target) for target in submission.device_ids]
         return job_ids[0] if submission.single else job_ids
 
