@@ -5,7 +5,9 @@
 ``QIBOCONNECTION_TIMEOUT``      seconds allowed for each HTTP request (default 10).
 ``QIBOCONNECTION_MAX_ATTEMPTS`` attempts per call when retrying is safe (default 4).
 ``QIBOCONNECTION_RETRY_BUDGET`` seconds, in total, one call may spend retrying (default 30).
-``QIBOCONNECTION_MAX_RESULT_BYTES`` largest decompressed result accepted (default 1 GiB).
+``QIBOCONNECTION_MAX_RESULT_BYTES`` largest decompressed result accepted, in bytes (default 256 MiB; the
+                                largest simulator result, 20 qubits with every amplitude non-zero, is
+                                about 134 MiB).
 ``QIBOCONNECTION_PROGRESS``     ``0`` turns off the progress line shown while waiting for jobs.
 """
 
@@ -48,7 +50,7 @@ class Settings:
     audience_base_url: str | None = None
     timeout: float = 10.0
     retry: RetryPolicy = field(default_factory=RetryPolicy)
-    max_result_bytes: int = 1 << 30
+    max_result_bytes: int = 256 << 20
     progress: bool = True
     send_idempotency_key: bool = True
     # Resend a submission whose answer was lost: None follows the service's X-Idempotency-Keys answer.
@@ -82,7 +84,7 @@ class Settings:
             audience_base_url=env.get("AUDIENCE_URL") or None,
             timeout=_number(env, "QIBOCONNECTION_TIMEOUT", 10.0, float),
             retry=retry,
-            max_result_bytes=_number(env, "QIBOCONNECTION_MAX_RESULT_BYTES", 1 << 30, int),
+            max_result_bytes=_number(env, "QIBOCONNECTION_MAX_RESULT_BYTES", 256 << 20, int),
             progress=env.get("QIBOCONNECTION_PROGRESS", "1").strip().lower()
             not in {"0", "false", "no", "off"},
         )

@@ -6,8 +6,13 @@
 - Runcards: URL-safe base64 of the runcard dict's JSON. Calibrations: URL-safe base64 of the string.
 
 Payloads are written with the standard ``json`` module so the decompressed bytes match what the released
-client sends; they are read with ``orjson``. Decompression is capped so a hostile or corrupt answer cannot
-exhaust memory.
+client sends; they are read with ``orjson``.
+
+Decompression is capped (:data:`DEFAULT_MAX_BYTES`, or ``QIBOCONNECTION_MAX_RESULT_BYTES``): the data is
+inflated a slice at a time into one growing buffer, and refused as soon as it passes the cap, or before
+inflating anything when the gzip trailer already states a larger size. An envelope that inflates past
+the cap (a "gzip bomb") therefore costs at most the cap in memory, and a refused answer raises
+:class:`~qiboconnection.errors.ResultDecodeError` naming the limit and how to raise it.
 """
 
 from __future__ import annotations
@@ -28,6 +33,8 @@ from qiboconnection.errors import ResultDecodeError
 
 __all__ = [
     "DEFAULT_MAX_BYTES",
+    "MAX_BYTES_SETTING",
+    "OverLimit",
     "b64decode_any",
     "decode_envelope",
     "decode_runcard",
@@ -41,7 +48,13 @@ __all__ = [
     "parse_payload",
 ]
 
-DEFAULT_MAX_BYTES = 1 << 30
+#: Largest decompressed payload accepted by default: 256 MiB. The largest result the service returns,
+#: a 20-qubit simulator run whose 2^20 amplitudes are all non-zero, is about 134 MiB of JSON (final
+#: state 58 MiB, probabilities 44 MiB, state probabilities 30 MiB); counts and samples of many shots
+#: add at most a few tens of MiB.
+DEFAULT_MAX_BYTES = 256 << 20
+#: The setting that raises the cap (see :mod:`qiboconnection.config`).
+MAX_BYTES_SETTING = "QIBOCONNECTION_MAX_RESULT_BYTES"
 #: JSON documents at least this long are parsed with the standard library: orjson sizes its working
 #: memory by the document's length, which for a job record carrying a multi-megabyte result string
 #: means a transient peak of about ten times that length.
@@ -95,12 +108,34 @@ def b64decode_any(text: str | bytes) -> bytes:
     return base64.b64decode(raw, validate=True)
 
 
-def gunzip_capped(data: bytes, max_bytes: int = DEFAULT_MAX_BYTES) -> bytearray:
+class OverLimit(ValueError):
+    """Decompressed data would be larger than the cap."""
+
+    def __init__(self, max_bytes: int, stated: int | None = None) -> None:
+        size = f" (its gzip trailer says {stated} bytes)" if stated is not None else ""
+        super().__init__(
+            f"the decompressed data is over the {max_bytes} byte limit ({max_bytes / 2**20:.4g} MiB){size}; "
+            f"set {MAX_BYTES_SETTING} (or Settings(max_result_bytes=...)) higher to accept it"
+        )
+        self.max_bytes = max_bytes
+
+
+def gunzip_capped(data: bytes | bytearray, max_bytes: int = DEFAULT_MAX_BYTES) -> bytearray:
     """Decompress gzip data (one or more members), refusing output over ``max_bytes``.
 
-    Input is fed a slice at a time, so a large payload is not copied over and over as the inflater's
-    unconsumed tail.
+    The last member's trailer holds its size modulo 2^32; when that alone is over ``max_bytes`` the data
+    is refused without inflating anything. Otherwise input is fed a slice at a time and output is added
+    to one buffer (never more than :data:`_CHUNK` bytes past the cap), so memory stays within the
+    decompressed size plus a chunk.
+
+    Raises:
+        OverLimit: the output would be over ``max_bytes``.
+        ValueError: truncated gzip data (``zlib.error`` for corrupt data).
     """
+    if len(data) >= 18:
+        stated = int.from_bytes(data[-4:], "little")
+        if stated > max_bytes:
+            raise OverLimit(max_bytes, stated)
     out = bytearray()
     view = memoryview(data)
     position = 0
@@ -115,7 +150,7 @@ def gunzip_capped(data: bytes, max_bytes: int = DEFAULT_MAX_BYTES) -> bytearray:
                 position += len(pending)
             out += inflater.decompress(pending, min(_CHUNK, max_bytes - len(out) + 1))
             if len(out) > max_bytes:
-                raise ValueError(f"decompressed size is over the {max_bytes} byte limit")
+                raise OverLimit(max_bytes)
         # What follows the member came at the end of the last slice: step back over it, then over
         # the zero padding some writers put between members.
         position -= len(inflater.unused_data)
@@ -176,12 +211,14 @@ def _enveloped_bytes(outer: dict[str, Any], *, max_bytes: int, job_id: int | Non
     if compression == "gzip":
         try:
             raw = gunzip_capped(raw, max_bytes)
+        except OverLimit as error:
+            raise ResultDecodeError(job_id, str(error)) from None
         except (zlib.error, ValueError) as error:
             raise ResultDecodeError(job_id, f"'data' is not valid gzip ({error})") from None
     elif compression not in {"none", "identity"}:
         raise ResultDecodeError(job_id, f"unknown compression {compression!r}")
     elif len(raw) > max_bytes:
-        raise ResultDecodeError(job_id, f"payload is over the {max_bytes} byte limit")
+        raise ResultDecodeError(job_id, str(OverLimit(max_bytes)))
     if encoding.lower().replace("-", "") in {"utf8", "ascii"}:
         return raw
     try:
@@ -192,7 +229,7 @@ def _enveloped_bytes(outer: dict[str, Any], *, max_bytes: int, job_id: int | Non
 
 def _legacy_bytes(text: str | bytes, *, max_bytes: int, job_id: int | None) -> bytes:
     if len(text) * 3 // 4 > max_bytes:
-        raise ResultDecodeError(job_id, f"payload is over the {max_bytes} byte limit")
+        raise ResultDecodeError(job_id, str(OverLimit(max_bytes)))
     try:
         return b64decode_any(text)
     except (binascii.Error, ValueError, UnicodeEncodeError):

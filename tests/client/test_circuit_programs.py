@@ -127,3 +127,15 @@ def test_iswap_is_refused_naming_the_gate_before_any_job(alice: API, qaas_server
     with pytest.raises(ValueError, match=r"^circuit 1 uses gate 'iswap'"):
         alice.execute([Circuit(2), circuit], nshots=10, device_id=SIMULATOR)
     assert _jobs_in(qaas_server.db_path) == before
+
+
+def test_count_keys_follow_measurement_order_as_qibo_gives_them(alice: API) -> None:
+    circuit = Circuit(3)
+    circuit.add([gates.X(0), gates.M(2, 0)])
+    result = _run(alice, circuit, nshots=30)
+    expected = circuit.copy(deep=True)(nshots=30).frequencies(binary=True)
+    # Qubit 2 (measured first) reads 0 and qubit 0 reads 1: "01", not the qubit-order "10".
+    assert dict(result.frequencies()) == dict(expected) == {"01": 30}
+    assert result.samples().tolist() == [[0, 1]] * 30
+    # probabilities are keyed by the measured qubits in ascending order: qubit 0, then qubit 2.
+    assert result.probabilities_dict() == {"10": 1.0}
