@@ -55,9 +55,13 @@ def circuits_to_qasm(circuit: Any) -> list[str]:
         raise ValueError("circuit is an empty list: give at least one qibo Circuit")
     if "qibo" not in sys.modules:
         raise TypeError(f"circuit must be a qibo Circuit, not {type(circuits[0]).__name__}")
-    from qibo.models.circuit import Circuit
+    from qibo.models.circuit import Circuit  # type: ignore[import-untyped]
 
-    label = (lambda n: f"circuit {n}") if len(circuits) > 1 else (lambda n: "the circuit")
+    several = len(circuits) > 1
+
+    def label(number: int) -> str:
+        return f"circuit {number}" if several else "the circuit"
+
     texts = []
     for number, item in enumerate(circuits):
         if not isinstance(item, Circuit):

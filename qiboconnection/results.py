@@ -229,7 +229,7 @@ class QaaSCircuitResult(dict[str, Any]):
 
         return self._basis_table("final_state_probabilities", np.float64, parse_number_table, _float_values)
 
-    def _basis_table(self, key: str, dtype: Any, fast: Any, slow: Any) -> Any:
+    def _basis_table(self, key: str, dtype: Any, fast: Any, slow: Any) -> npt.NDArray[Any]:
         """A table keyed by basis index (or bitstring) as a dense array over all 2^n basis states."""
         import numpy as np
 
@@ -276,7 +276,7 @@ class QaaSCircuitResult(dict[str, Any]):
             indices.append(index)
         return np.array(indices, dtype=np.int64)
 
-    def _dense(self, table: str, indices: Any, values: Any, nqubits: int, dtype: Any) -> Any:
+    def _dense(self, table: str, indices: Any, values: Any, nqubits: int, dtype: Any) -> npt.NDArray[Any]:
         """``values`` placed at ``indices`` in an array over all 2^n basis states, n at least ``nqubits``.
 
         Raises ResultDecodeError when an index is negative or when the array would not fit within the
@@ -296,7 +296,7 @@ class QaaSCircuitResult(dict[str, Any]):
                 f"{largest} over {nqubits} qubits, more than the {self._max_bytes} byte limit; set "
                 f"{MAX_BYTES_SETTING} higher if the result is genuine",
             )
-        out = np.zeros(1 << width, dtype=dtype)
+        out: npt.NDArray[Any] = np.zeros(1 << width, dtype=dtype)
         out[indices] = values
         return out
 
@@ -380,7 +380,7 @@ for _name in (
     "clear",
 ):
     setattr(QaaSCircuitResult, _name, _materializing(_name))
-QaaSCircuitResult.__hash__ = None  # type: ignore[assignment]
+QaaSCircuitResult.__hash__ = None
 
 
 def _lazy_entries(raw: bytes | bytearray, max_bytes: int, job_id: int | None) -> list[Any] | None:

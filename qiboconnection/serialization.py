@@ -142,7 +142,7 @@ def gunzip_capped(data: bytes | bytearray, max_bytes: int = DEFAULT_MAX_BYTES) -
     while position < len(view):
         inflater = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
         while not inflater.eof:
-            pending = inflater.unconsumed_tail
+            pending: bytes | memoryview = inflater.unconsumed_tail
             if not pending:
                 if position >= len(view):
                     raise ValueError("gzip data is truncated")
@@ -412,7 +412,7 @@ class Keys:
             raise _NotCanonical
         # Keys of one length at a time, a block of rows at a time: one gather, then row-wise sums.
         present = np.flatnonzero(np.bincount(lengths))
-        for length in present:
+        for length in present.tolist():
             rows = None if len(present) == 1 else np.flatnonzero(lengths == length)
             base = starts if rows is None else starts[rows]
             columns = np.arange(length, dtype=base.dtype)
@@ -484,7 +484,7 @@ def _chunked_numbers(
         blank(text, rows, offset)
         expected = int(numbers[rows].sum())
         try:
-            values = orjson.loads(memoryview(text))
+            values = orjson.loads(text.data)
         except orjson.JSONDecodeError:
             raise _NotCanonical from None
         if not isinstance(values, list) or len(values) != expected:
