@@ -13,6 +13,13 @@ inflated a slice at a time into one growing buffer, and refused as soon as it pa
 inflating anything when the gzip trailer already states a larger size. An envelope that inflates past
 the cap (a "gzip bomb") therefore costs at most the cap in memory, and a refused answer raises
 :class:`~qiboconnection.errors.ResultDecodeError` naming the limit and how to raise it.
+
+Decoding a circuit result and reading its arrays (``state()``, ``probabilities()``) takes at most about
+three times the decompressed size at its peak: the payload itself, the compressed bytes while
+inflating, and the position arrays of the table being read (a 20-qubit result of 134 MiB peaks about
+300 MB above what was in use before, 2.1 times; an 18-qubit one of 33 MiB about 100 MB, 2.9 times).
+Payloads without large tables are parsed by orjson into Python objects, whose size depends on their
+shape and is bounded by the cap only through it.
 """
 
 from __future__ import annotations

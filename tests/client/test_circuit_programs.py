@@ -108,6 +108,10 @@ def test_unmeasured_circuit_is_refused_on_a_quantum_device_before_any_job(make_s
             second.add(gates.M(0))
             with pytest.raises(ValueError, match="circuit 1 has no measurement"):
                 alice.execute([second, circuit], nshots=10, device_id=quantum)
+            # The same check applies to OpenQASM sent as text; a comment naming measure does not count.
+            text = circuit.to_qasm() + "\n// measure q[0] -> c[0];"
+            with pytest.raises(ValueError, match="the circuit has no measurement"):
+                alice.submit_qasm(text, device_id=quantum)
             assert _jobs_in(server.db_path) == before
             # The same circuit measured is taken by the quantum device, and a measurement-only one too.
             measured = Circuit(2)
