@@ -143,3 +143,16 @@ def test_count_keys_follow_measurement_order_as_qibo_gives_them(alice: API) -> N
     assert result.samples().tolist() == [[0, 1]] * 30
     # probabilities are keyed by the measured qubits in ascending order: qubit 0, then qubit 2.
     assert result.probabilities_dict() == {"10": 1.0}
+
+
+def test_qasm_problem_names_the_statement_or_gives_qibos_reason() -> None:
+    from qiboconnection.programs import qasm_problem
+
+    header = 'OPENQASM 2.0;\ninclude "qelib1.inc";\nqreg q[2];\n'
+    assert qasm_problem(header + "h q[0];\ncx q[0],q[1];") is None
+    problem = qasm_problem(header + "h q[0];\nfrobnicate q[0],q[1];")
+    assert problem is not None and problem.startswith("uses gate 'frobnicate' (`frobnicate q[0],q[1]`)")
+    broken = qasm_problem(header + "h q[0")
+    assert broken is not None and broken.startswith(
+        "is written by qibo as OpenQASM that qibo cannot read back ("
+    )
