@@ -23,6 +23,7 @@ from qiboconnection.errors import ResultDecodeError
 from qiboconnection.serialization import (
     DEFAULT_MAX_BYTES,
     MAX_BYTES_SETTING,
+    check_shape,
     envelope_payload,
     find_tables,
     parse_complex_table,
@@ -395,8 +396,11 @@ def _lazy_entries(raw: bytes | bytearray, max_bytes: int, job_id: int | None) ->
         pieces += [view[cursor:start], b'"\\u0000table-%d"' % number]
         cursor = end
     pieces.append(view[cursor:])
+    joined = b"".join(pieces)
+    del pieces
+    check_shape(joined, max_bytes, job_id)
     try:
-        skeleton = orjson.loads(b"".join(pieces))
+        skeleton = orjson.loads(joined)
     except orjson.JSONDecodeError:
         return None
     entries = skeleton if isinstance(skeleton, list) else [skeleton]
@@ -433,7 +437,7 @@ def decode_job_result(
         lazy = _lazy_entries(raw, max_bytes, job_id)
         if lazy is not None:
             return lazy
-    payload = parse_payload(raw, job_id)
+    payload = parse_payload(raw, job_id, max_bytes=max_bytes)
     del raw
     if job_type == "circuit":
         if isinstance(payload, Mapping):

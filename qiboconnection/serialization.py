@@ -14,6 +14,12 @@ inflating anything when the gzip trailer already states a larger size. An envelo
 the cap (a "gzip bomb") therefore costs at most the cap in memory, and a refused answer raises
 :class:`~qiboconnection.errors.ResultDecodeError` naming the limit and how to raise it.
 
+JSON parsed into Python objects takes far more room than its text (an empty list is 3 bytes of JSON and
+64 of Python, a float 4 and 32), so before parsing, :func:`check_shape` estimates the objects from the
+count of values and refuses more than :data:`OBJECT_FACTOR` times the cap. The large tables of circuit
+results are not parsed into objects (see below), so this bounds what is left: counts, samples and the
+payloads of other job types.
+
 Decoding a circuit result and reading its arrays (``state()``, ``probabilities()``) takes at most about
 three times the decompressed size at its peak: the payload itself, the compressed bytes while
 inflating, and the position arrays of the table being read (a 20-qubit result of 134 MiB peaks about
@@ -41,8 +47,11 @@ from qiboconnection.errors import ResultDecodeError
 __all__ = [
     "DEFAULT_MAX_BYTES",
     "MAX_BYTES_SETTING",
+    "OBJECT_FACTOR",
+    "SHAPE_FLOOR",
     "OverLimit",
     "b64decode_any",
+    "check_shape",
     "decode_envelope",
     "decode_runcard",
     "decode_text",
@@ -62,6 +71,15 @@ __all__ = [
 DEFAULT_MAX_BYTES = 256 << 20
 #: The setting that raises the cap (see :mod:`qiboconnection.config`).
 MAX_BYTES_SETTING = "QIBOCONNECTION_MAX_RESULT_BYTES"
+#: Python objects parsed from one payload may take about this many times the cap. The largest real
+#: parsed part, counts of a million outcomes with samples of ten million bits, is about 420 MB
+#: by the estimate of :func:`check_shape`, under the default 512 MiB.
+OBJECT_FACTOR = 2
+#: Python objects any payload may take whatever the cap (a small cap limits size, not shape).
+SHAPE_FLOOR = 64 << 20
+#: Estimated bytes of Python objects per JSON value (with its reference) and per container.
+_VALUE_BYTES = 32
+_CONTAINER_BYTES = 64
 #: JSON documents at least this long are parsed with the standard library: orjson sizes its working
 #: memory by the document's length, which for a job record carrying a multi-megabyte result string
 #: means a transient peak of about ten times that length.
@@ -181,7 +199,9 @@ def decode_envelope(
     if text is None:
         return None
     return parse_payload(
-        envelope_payload(text, max_bytes=max_bytes, job_id=job_id, allow_legacy=allow_legacy), job_id
+        envelope_payload(text, max_bytes=max_bytes, job_id=job_id, allow_legacy=allow_legacy),
+        job_id,
+        max_bytes=max_bytes,
     )
 
 
@@ -243,8 +263,41 @@ def _legacy_bytes(text: str | bytes, *, max_bytes: int, job_id: int | None) -> b
         raise ResultDecodeError(job_id, "neither an envelope nor base64-encoded JSON") from None
 
 
-def parse_payload(raw: bytes | bytearray, job_id: int | None = None) -> Any:
-    """Parse payload bytes from :func:`envelope_payload` as JSON."""
+def check_shape(
+    raw: bytes | bytearray, max_bytes: int = DEFAULT_MAX_BYTES, job_id: int | None = None
+) -> None:
+    """Refuse JSON whose Python objects would take more than :data:`OBJECT_FACTOR` times ``max_bytes``
+    (and more than :data:`SHAPE_FLOOR`).
+
+    The estimate counts 32 bytes per value (each ``,`` and ``:`` starts one) and 64 more per list or
+    object (``[`` and ``{``); commas inside strings count too, so strings full of commas are
+    overestimated. JSON costs at most 32 bytes per byte by this count, so shorter payloads are not
+    counted at all.
+
+    Raises:
+        ResultDecodeError: naming the estimate, the limit and the setting that raises it.
+    """
+    budget = max(OBJECT_FACTOR * max_bytes, SHAPE_FLOOR)
+    if len(raw) * _VALUE_BYTES <= budget:
+        return
+    values = 1 + raw.count(b",") + raw.count(b":")
+    containers = raw.count(b"[") + raw.count(b"{")
+    estimate = values * _VALUE_BYTES + containers * _CONTAINER_BYTES
+    if estimate > budget:
+        raise ResultDecodeError(
+            job_id,
+            f"the payload's {values} JSON values would take about {estimate >> 20} MiB as Python objects, "
+            f"more than {budget >> 20} MiB ({OBJECT_FACTOR} times the {max_bytes} byte limit, at least "
+            f"{SHAPE_FLOOR >> 20} MiB); set {MAX_BYTES_SETTING} "
+            "(or Settings(max_result_bytes=...)) higher to accept it",
+        )
+
+
+def parse_payload(
+    raw: bytes | bytearray, job_id: int | None = None, *, max_bytes: int = DEFAULT_MAX_BYTES
+) -> Any:
+    """Parse payload bytes from :func:`envelope_payload` as JSON, after :func:`check_shape`."""
+    check_shape(raw, max_bytes, job_id)
     try:
         return orjson.loads(raw)
     except orjson.JSONDecodeError as error:

@@ -122,7 +122,10 @@ def test_decompression_bomb_is_refused_at_the_cap() -> None:
     text = json.dumps({"data": base64.b64encode(bomb).decode(), "encoding": "utf-8", "compression": "gzip"})
     with pytest.raises(ResultDecodeError, match="over the 1000000 byte limit"):
         decode_envelope(text, max_bytes=1_000_000, job_id=5)
-    assert len(decode_envelope(text, max_bytes=20_000_000)) == 5_000_001
+    # 5 million values: about 160 MB as Python objects by check_shape's estimate, within twice the cap.
+    assert len(decode_envelope(text, max_bytes=81_000_000)) == 5_000_001
+    with pytest.raises(ResultDecodeError, match="as Python objects"):
+        decode_envelope(text, max_bytes=20_000_000)
 
 
 def test_gunzip_capped_reads_concatenated_members_and_exact_cap() -> None:
@@ -177,3 +180,20 @@ def test_bomb_hiding_its_size_is_refused_at_the_cap() -> None:
     with pytest.raises(OverLimit):
         gunzip_capped(blob, 10_000_002)
     assert len(gunzip_capped(blob, 10_000_003)) == 10_000_003
+
+
+def test_payload_with_too_many_values_for_its_size_is_refused_before_parsing() -> None:
+    from qiboconnection.serialization import SHAPE_FLOOR, check_shape
+
+    nested = b"[" + b"[]," * 1_000_000 + b"[]]"  # 3 MB of JSON, about 64 MB as Python lists
+    envelope = _envelope_of(gzip.compress(nested))
+    with pytest.raises(
+        ResultDecodeError, match=r"1000001 JSON values would take about 91 MiB .* 64 MiB"
+    ) as raised:
+        decode_envelope(envelope, max_bytes=4_000_000, job_id=2)
+    assert "QIBOCONNECTION_MAX_RESULT_BYTES" in str(raised.value)
+    assert len(decode_envelope(envelope, max_bytes=49_000_000)) == 1_000_001
+    # Any payload whose estimate is within the floor passes, however small the cap.
+    check_shape(b"[" + b"[]," * (SHAPE_FLOOR // 96 - 1) + b"[]]", max_bytes=1000)
+    with pytest.raises(ResultDecodeError):
+        check_shape(b"[" + b"[]," * (SHAPE_FLOOR // 96 + 1) + b"[]]", max_bytes=1000)
