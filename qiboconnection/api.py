@@ -288,7 +288,7 @@ class API(_Session):
 
         Raises:
             ValueError: no program or several, no device, both device_id and device_ids, bad nshots,
-                a circuit without gates or measurements.
+                a circuit qibo cannot read back from OpenQASM, one without measurement on a quantum device.
             NotFoundError: a device does not exist.
             DeviceNotAvailableError: a device is not online.
         """

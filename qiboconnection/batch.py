@@ -10,7 +10,7 @@ Packing
     A circuit job may carry a list of OpenQASM programs; the service answers one result entry per
     program, in order. A batch uses that to send far fewer jobs than circuits:
 
-    - Every item is encoded first. An item that cannot be (not a qibo Circuit, no measurement, ...)
+    - Every item is encoded first. An item that cannot be (not a qibo Circuit, a gate qibo cannot read back, ...)
       gets that error in its outcome and no job.
     - The *size* of a circuit is the most values its result entry can hold: ``2**nqubits`` amplitudes
       of a simulator's final state plus ``nshots * nqubits`` sampled bits. Circuits at consecutive
