@@ -53,6 +53,8 @@ BELL_QASM = (
 )
 #: Qubits of the simulator job whose result the decode benchmark reads (a state of 2**WIDE entries).
 WIDE = 20
+#: Qubits of the simulator job whose every amplitude is non-zero and distinct (the dense decode row).
+DENSE = 18
 #: Longest any one driver process may take.
 STEP_TIMEOUT = 300.0
 
@@ -233,6 +235,51 @@ def prepare_jobs(server: Server, wide: bool = True) -> tuple[int, int]:
     finally:
         api.close()
     return small, big
+
+
+def prepare_dense_job(server: Server) -> int:
+    """A completed DENSE-qubit simulator job whose amplitudes are all non-zero and distinct, 1000 shots."""
+    import numpy as np
+    from qibo import Circuit, gates
+
+    # Each qubit reads 1 with probability 0.32 to 0.47, so every basis state has a probability over
+    # 0.32^18 (the simulator lists probabilities over 1e-12); CZ and RZ give the amplitudes distinct phases.
+    angles = np.random.default_rng(18).uniform(size=(2, DENSE)).tolist()
+    circuit = Circuit(DENSE)
+    circuit.add(gates.RY(q, theta=1.2 + 0.3 * angles[0][q]) for q in range(DENSE))
+    circuit.add(gates.CZ(q, q + 1) for q in range(DENSE - 1))
+    circuit.add(gates.RZ(q, theta=6.0 * angles[1][q]) for q in range(DENSE))
+    circuit.add(gates.M(*range(DENSE)))
+    api = _api(server)
+    try:
+        job_id = api.execute(circuit, nshots=1000, device_id=1)
+        [job] = api.wait([job_id], timeout=240, interval=1)
+        if job.status != "completed":
+            raise RuntimeError(f"job {job.job_id} ended as {job.status}: {job.error}")
+    finally:
+        api.close()
+    return job_id
+
+
+def bench_dense_decode(server: Server, job_id: int, sizes: Sizes, rows: list[Row]) -> None:
+    """An 18-qubit result with every amplitude non-zero, read to numpy: final state and probabilities."""
+    decoded = interleaved(
+        sizes.rounds,
+        {
+            name: lambda f=f: f(server, "decode_dense", job_id=job_id)
+            for name, f in [("ours", ours), ("released", released)]
+        },
+    )
+    for name, runs in decoded.items():
+        for run in runs:
+            if run["size"] != 2 << DENSE or run["entries"] != [1 << DENSE, 1 << DENSE, 1 << DENSE, 1000]:
+                raise StepFailed(f"{name} decoded {run['size']} values from {run['entries']} entries")
+    time_of = {k: statistics.median(r["seconds"] for r in v) for k, v in decoded.items()}
+    rss_of = {k: statistics.median(r["peak_rss"] for r in v) / 2**20 for k, v in decoded.items()}
+    say(f"{DENSE}-qubit dense decode: {time_of}, peak RSS (MiB) {rss_of}")
+    name = f"{DENSE}-qubit dense result decode"
+    rows.append(Row(f"{name}, time", time_of["ours"], time_of["released"], "released", 1 / 3))
+    rows.append(Row(f"{name}, peak RSS", rss_of["ours"], rss_of["released"], "released", 1 / 2, "MiB"))
 
 
 def _submission_body(user_id: int) -> str:
@@ -498,6 +545,8 @@ def run(sizes: Sizes) -> tuple[list[Row], dict[str, Any]]:
             ("get_job per call", "released", 0.35),
             (f"{wide}, time", "released", 1 / 3),
             (f"{wide}, peak RSS", "released", 1 / 2),
+            (f"{DENSE}-qubit dense result decode, time", "released", 1 / 3),
+            (f"{DENSE}-qubit dense result decode, peak RSS", "released", 1 / 2),
         ]
 
         def main_server() -> None:
@@ -506,7 +555,12 @@ def run(sizes: Sizes) -> tuple[list[Row], dict[str, Any]]:
                 say(f"prepared jobs {small} (2 qubits) and {big} ({WIDE} qubits)")
                 guarded(server_rows[:1], rows, lambda: bench_get_job(server, small, sizes, rows, extra))
                 guarded([], rows, lambda: bench_submit(server, sizes, rows, extra))
-                guarded(server_rows[1:], rows, lambda: bench_decode(server, big, sizes, rows))
+                guarded(server_rows[1:3], rows, lambda: bench_decode(server, big, sizes, rows))
+                guarded(
+                    server_rows[3:],
+                    rows,
+                    lambda: bench_dense_decode(server, prepare_dense_job(server), sizes, rows),
+                )
 
         guarded(server_rows, rows, main_server)
 

@@ -92,6 +92,23 @@ def decode(args: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def decode_dense(args: dict[str, Any]) -> dict[str, Any]:
+    api = login()
+    start = time.perf_counter()
+    result = api.get_job(args["job_id"]).result[0]
+    state = result.state()
+    probabilities = result.probabilities()
+    seconds = time.perf_counter() - start
+    peak = peak_rss()
+    entries = [len(result[key]) for key in ("final_state", "final_state_probabilities", "probabilities")]
+    return {
+        "seconds": seconds,
+        "peak_rss": peak,
+        "size": int(state.size + probabilities.size),
+        "entries": [*entries, len(result["samples"])],
+    }
+
+
 def list_jobs(args: dict[str, Any]) -> dict[str, Any]:
     api = login()
     start = time.perf_counter()
@@ -161,6 +178,7 @@ STEPS = {
     "submit_wait": submit_wait,
     "batch_wait": batch_wait,
     "decode": decode,
+    "decode_dense": decode_dense,
     "list_jobs": list_jobs,
 }
 

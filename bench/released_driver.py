@@ -44,6 +44,25 @@ def decode(args):
     }
 
 
+def decode_dense(args):
+    import numpy as np
+
+    api = login()
+    start = time.perf_counter()
+    result = api.get_job(args["job_id"]).result[0]
+    state = np.array([complex(value) for value in result["final_state"].values()])
+    probabilities = np.array(list(result["probabilities"].values()))
+    seconds = time.perf_counter() - start
+    peak = peak_rss()
+    entries = [len(result[key]) for key in ("final_state", "final_state_probabilities", "probabilities")]
+    return {
+        "seconds": seconds,
+        "peak_rss": peak,
+        "size": int(state.size + probabilities.size),
+        "entries": [*entries, len(result["samples"])],
+    }
+
+
 def list_jobs(args):
     api = login()
     start = time.perf_counter()
@@ -61,6 +80,7 @@ STEPS = {
     "get_job": get_job,
     "submit_wait": submit_wait,
     "decode": decode,
+    "decode_dense": decode_dense,
     "list_jobs": list_jobs,
     "baseline_rss": baseline_rss,
 }

@@ -8,7 +8,7 @@ Packing
     A circuit job may carry a list of OpenQASM programs; the service answers one result entry per
     program, in order. A batch uses that to send far fewer jobs than circuits:
 
-    - Every item is encoded first. An item that cannot be (not a qibo Circuit, no measurement, ...)
+    - Every item is encoded first. An item that cannot be (not a qibo Circuit, a gate qibo cannot read back, ...)
       gets that error in its outcome and no job.
     - The *size* of a circuit is the most values its result entry can hold: ``2**nqubits`` amplitudes
       of a simulator's final state plus ``nshots * nqubits`` sampled bits. Circuits at consecutive
@@ -67,10 +67,18 @@ from qiboconnection.errors import (
     RemoteExecutionException,
 )
 from qiboconnection.models.jobs import JobData
-from qiboconnection.operations import Submission, check_int, check_wait, plan_submission, result_of_job
+from qiboconnection.operations import (
+    Submission,
+    check_int,
+    check_program,
+    check_wait,
+    plan_submission,
+    result_of_job,
+)
 from qiboconnection.polling import is_final, shown
 
 if TYPE_CHECKING:
+    from qiboconnection.models.devices import Device
     from qiboconnection.polling import Record
 
 __all__ = [
@@ -201,8 +209,10 @@ class Batch:
         nshots: int,
         max_parallel: int,
         max_result_bytes: int,
+        device: Device | None = None,
     ) -> None:
         self.items = items
+        self.device = device
         self.device_id = device_id
         self.nshots = nshots
         self.max_result_bytes = max_result_bytes
@@ -225,7 +235,8 @@ class Batch:
 
     def _plan(self, max_parallel: int) -> list[BatchJob]:
         """Encode every item and group them into the batch's first jobs, in order."""
-        from qiboconnection.programs import circuits_to_qasm
+        from qiboconnection.programs import circuits_to_qasm, device_refusal_of
+        from qiboconnection.serialization import encode_envelope
 
         # Each segment is a run of packable positions, or one position that gets a job of its own.
         segments: list[list[int] | int] = []
@@ -245,6 +256,13 @@ class Batch:
                 continue
             try:
                 [qasm] = circuits_to_qasm(item)
+                refusal = (
+                    device_refusal_of(self.device, "circuit", encode_envelope([qasm]))
+                    if self.device
+                    else None
+                )
+                if refusal is not None:
+                    raise ValueError(refusal)
             except Exception as error:
                 self._fail([index], error)
                 end_run()
@@ -292,6 +310,8 @@ class Batch:
         """The job of an item that is a list of circuits; None (the error in its outcome) if it cannot be."""
         try:
             submission = self._submission(f"batch-{index}", circuit=self.items[index])
+            if self.device is not None:
+                check_program(self.device, submission)
         except Exception as error:
             self._fail([index], error)
             return None

@@ -5,8 +5,11 @@
 ``QIBOCONNECTION_TIMEOUT``      seconds allowed for each HTTP request (default 10).
 ``QIBOCONNECTION_MAX_ATTEMPTS`` attempts per call when retrying is safe (default 4).
 ``QIBOCONNECTION_RETRY_BUDGET`` seconds, in total, one call may spend retrying (default 30).
-``QIBOCONNECTION_MAX_RESULT_BYTES`` largest decompressed result accepted (default 1 GiB).
-``QIBOCONNECTION_MAX_ANSWER_BYTES`` largest HTTP answer read, as sent and as decoded (default 128 MiB).
+``QIBOCONNECTION_MAX_RESULT_BYTES`` largest decompressed result accepted, in bytes (default 256 MiB; the
+                                largest simulator result, 20 qubits with every amplitude non-zero, is
+                                about 134 MiB).
+``QIBOCONNECTION_MAX_ANSWER_BYTES`` largest HTTP answer read, as sent and as decoded (default 128 MiB; the
+                                job record of that result is about 70 MB).
 ``QIBOCONNECTION_PROGRESS``     ``0`` turns off the progress line shown while waiting for jobs.
 ``QIBOCONNECTION_HTTP2``        ``1`` speaks HTTP/2 where the service offers it (``pip install qiboconnection[http2]``).
 """
@@ -52,9 +55,9 @@ class Settings:
     audience_base_url: str | None = None
     timeout: float = 10.0
     retry: RetryPolicy = field(default_factory=RetryPolicy)
-    max_result_bytes: int = 1 << 30
+    max_result_bytes: int = 256 << 20
     #: The most bytes of one HTTP answer read, as sent and as decoded (a job record carries its result
-    #: compressed: the 20-qubit state with probabilities comes to about 30 MB).
+    #: compressed: the largest, a 20-qubit state with probabilities, comes to about 70 MB).
     max_answer_bytes: int = 128 << 20
     progress: bool = True
     http2: bool = False
@@ -92,7 +95,7 @@ class Settings:
             audience_base_url=env.get("AUDIENCE_URL") or None,
             timeout=_number(env, "QIBOCONNECTION_TIMEOUT", 10.0, float),
             retry=retry,
-            max_result_bytes=_number(env, "QIBOCONNECTION_MAX_RESULT_BYTES", 1 << 30, int),
+            max_result_bytes=_number(env, "QIBOCONNECTION_MAX_RESULT_BYTES", 256 << 20, int),
             max_answer_bytes=_number(env, "QIBOCONNECTION_MAX_ANSWER_BYTES", 128 << 20, int),
             progress=_flag(env, "QIBOCONNECTION_PROGRESS", True),
             http2=_flag(env, "QIBOCONNECTION_HTTP2", False),

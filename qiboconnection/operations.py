@@ -54,6 +54,7 @@ __all__ = [
     "check_device",
     "check_ids",
     "check_int",
+    "check_program",
     "check_timeout",
     "check_wait",
     "delete_job_request",
@@ -373,7 +374,7 @@ def plan_submission(
 
     Raises:
         ValueError: no program or several, no device, both device_id and device_ids, bad nshots, a
-            circuit without gates or measurements.
+            circuit qibo cannot write as OpenQASM or read back.
         TypeError: arguments of the wrong type.
     """
     if device_id is not None and device_ids is not None:
@@ -422,6 +423,15 @@ def check_device(device: Device, nshots: int) -> None:
     max_shots = device.max_shots
     if max_shots is not None and nshots > max_shots:
         raise ValueError(f"nshots={nshots} is over device {device.id}'s limit of {max_shots} shots")
+
+
+def check_program(device: Device, submission: Submission) -> None:
+    """Refuse a program the device cannot run: a circuit without measurement on a quantum device."""
+    from qiboconnection.programs import device_refusal_of
+
+    reason = device_refusal_of(device, submission.job_type, submission.description)
+    if reason is not None:
+        raise ValueError(reason)
 
 
 def submit_request(

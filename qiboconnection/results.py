@@ -19,8 +19,11 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
+from qiboconnection.errors import ResultDecodeError
 from qiboconnection.serialization import (
     DEFAULT_MAX_BYTES,
+    MAX_BYTES_SETTING,
+    check_shape,
     envelope_payload,
     find_tables,
     parse_complex_table,
@@ -42,11 +45,16 @@ def _is_bitstring(key: str) -> bool:
 class QaaSCircuitResult(dict[str, Any]):
     """The result of one circuit: the service's dict (it *is* a dict), with qibo-style accessors.
 
-    Keys of ``counts``/``probabilities`` are bitstrings (qubit 0 first); keys of ``final_state`` and
-    ``final_state_probabilities`` are basis-state indices (bitstrings are accepted too).
+    Keys of ``counts`` are bitstrings with one bit per measured qubit in measurement order, as qibo's
+    ``frequencies()`` gives them: after ``M(2, 0)`` the first bit is qubit 2's. ``samples`` rows follow
+    the same order. Keys of ``probabilities`` are bitstrings of the measured qubits in ascending qubit
+    order (how the simulator writes them). Keys of ``final_state`` and ``final_state_probabilities`` are
+    basis-state indices over all the circuit's qubits, qubit 0 most significant (bitstrings are accepted
+    too). A dense array is built only when it fits within ``max_bytes`` (the result size limit), so a
+    stray huge index is refused with :class:`~qiboconnection.errors.ResultDecodeError`.
     """
 
-    __slots__ = ("_nqubits", "_order", "_source", "_tables")
+    __slots__ = ("_job_id", "_max_bytes", "_nqubits", "_order", "_source", "_tables")
 
     def __init__(
         self,
@@ -54,8 +62,12 @@ class QaaSCircuitResult(dict[str, Any]):
         *,
         source: bytes | bytearray | None = None,
         tables: Mapping[str, tuple[int, int]] | None = None,
+        max_bytes: int = DEFAULT_MAX_BYTES,
+        job_id: int | None = None,
     ) -> None:
         super().__init__({key: value for key, value in data.items() if not tables or key not in tables})
+        self._max_bytes = max_bytes
+        self._job_id = job_id
         self._nqubits: int | None = None
         # Tables still held as JSON in ``source`` (key -> byte span), and the service's key order.
         self._tables: dict[str, tuple[int, int]] = dict(tables or {})
@@ -157,7 +169,7 @@ class QaaSCircuitResult(dict[str, Any]):
     # -- accessors -----------------------------------------------------------------------------
 
     def frequencies(self, binary: bool = True) -> Counter[Any]:
-        """Counts per outcome: bitstring keys (``binary=True``) or integer keys (qubit 0 most significant)."""
+        """Counts per outcome: bitstring keys (``binary=True``) or integers (first measured qubit most significant)."""
         counts = self._field("counts")
         if isinstance(counts, Mapping):
             table = Counter({str(key): int(value) for key, value in counts.items()})
@@ -170,7 +182,7 @@ class QaaSCircuitResult(dict[str, Any]):
         return Counter({int(key, 2): value for key, value in table.items()})
 
     def probabilities(self) -> npt.NDArray[np.float64]:
-        """Probabilities of every basis state, ordered by index (qubit 0 most significant)."""
+        """Probabilities of the measured qubits' outcomes, ordered by index (lowest measured qubit most significant)."""
         import numpy as np
 
         if "probabilities" in self._tables:
@@ -178,15 +190,13 @@ class QaaSCircuitResult(dict[str, Any]):
             if parsed is not None:
                 keys, values = parsed
                 nqubits = self.nqubits or max(len(values) - 1, 1).bit_length()
-                out = np.zeros(1 << nqubits, dtype=np.float64)
-                out[keys.indices(nqubits)] = values
-                return out
+                return self._dense("probabilities", keys.indices(nqubits), values, nqubits, np.float64)
         table = self.probabilities_dict()
         nqubits = self.nqubits or max(len(table) - 1, 1).bit_length()
-        out = np.zeros(1 << nqubits, dtype=np.float64)
-        for key, value in table.items():
-            out[self._index(key, nqubits)] = value
-        return out
+        indices = self._indices("probabilities", table.keys(), nqubits)
+        return self._dense(
+            "probabilities", indices, _float_values(table.values(), len(table)), nqubits, np.float64
+        )
 
     def probabilities_dict(self) -> dict[str, float]:
         """Probabilities keyed by bitstring, as measured (or from the counts when absent)."""
@@ -231,7 +241,7 @@ class QaaSCircuitResult(dict[str, Any]):
 
         return self._basis_table("final_state_probabilities", np.float64, parse_number_table, _float_values)
 
-    def _basis_table(self, key: str, dtype: Any, fast: Any, slow: Any) -> Any:
+    def _basis_table(self, key: str, dtype: Any, fast: Any, slow: Any) -> npt.NDArray[Any]:
         """A table keyed by basis index (or bitstring) as a dense array over all 2^n basis states."""
         import numpy as np
 
@@ -245,7 +255,7 @@ class QaaSCircuitResult(dict[str, Any]):
                 binary = nqubits > 1 and bool(
                     np.all((keys.lengths[head] == nqubits) & keys.bits[head]) and size
                 )
-                return _scatter(keys.indices(nqubits if binary else None), values, nqubits, dtype)
+                return self._dense(key, keys.indices(nqubits if binary else None), values, nqubits, dtype)
         table = self.get(key)
         if not isinstance(table, Mapping):
             raise KeyError(f"this result has no {key!r} (only simulators return one)")
@@ -253,13 +263,54 @@ class QaaSCircuitResult(dict[str, Any]):
         values = slow(table.values(), size)
         nqubits = max(self.nqubits or 0, max(size - 1, 1).bit_length())
         keys = list(table.keys())
-        if all(isinstance(key, str) and key.isdigit() for key in keys) and not self._binary_keys(
-            keys, nqubits
-        ):
+        if all(
+            isinstance(key, str) and key.isdigit() and len(key) <= 18 for key in keys
+        ) and not self._binary_keys(keys, nqubits):
             indices = np.fromiter(map(int, keys), dtype=np.int64, count=size)
         else:
-            indices = np.fromiter((self._index(key, nqubits) for key in keys), dtype=np.int64, count=size)
-        return _scatter(indices, values, nqubits, dtype)
+            indices = self._indices(key, keys, nqubits)
+        return self._dense(key, indices, values, nqubits, dtype)
+
+    def _indices(self, table: str, keys: Any, nqubits: int) -> Any:
+        """Basis indices of ``keys`` (bitstrings of ``nqubits`` bits, or decimal indices) as int64."""
+        import numpy as np
+
+        indices = []
+        for key in keys:
+            try:
+                index = self._index(key, nqubits)
+            except (TypeError, ValueError):
+                raise ResultDecodeError(
+                    self._job_id, f"{table} has key {str(key)[:40]!r}, neither a bitstring nor an index"
+                ) from None
+            if not 0 <= index < 1 << 62:
+                raise ResultDecodeError(self._job_id, f"{table} has index {str(key)[:40]}, out of range")
+            indices.append(index)
+        return np.array(indices, dtype=np.int64)
+
+    def _dense(self, table: str, indices: Any, values: Any, nqubits: int, dtype: Any) -> npt.NDArray[Any]:
+        """``values`` placed at ``indices`` in an array over all 2^n basis states, n at least ``nqubits``.
+
+        Raises ResultDecodeError when an index is negative or when the array would not fit within the
+        result size limit (a state that large cannot come from the service).
+        """
+        import numpy as np
+
+        if len(indices) and int(indices.min()) < 0:
+            raise ResultDecodeError(self._job_id, f"{table} has a negative index {int(indices.min())}")
+        largest = int(indices.max()) if len(indices) else 0
+        width = max(nqubits, largest.bit_length())
+        itemsize = np.dtype(dtype).itemsize
+        if width >= 62 or itemsize << width > self._max_bytes:
+            raise ResultDecodeError(
+                self._job_id,
+                f"{table} needs an array of 2^{width} entries ({itemsize} bytes each) for its index "
+                f"{largest} over {nqubits} qubits, more than the {self._max_bytes} byte limit; set "
+                f"{MAX_BYTES_SETTING} higher if the result is genuine",
+            )
+        out: npt.NDArray[Any] = np.zeros(1 << width, dtype=dtype)
+        out[indices] = values
+        return out
 
     @staticmethod
     def _binary_keys(keys: list[str], nqubits: int) -> bool:
@@ -274,15 +325,6 @@ class QaaSCircuitResult(dict[str, Any]):
         if len(text) == nqubits and _is_bitstring(text):
             return int(text, 2)
         return int(text)
-
-
-def _scatter(indices: Any, values: Any, nqubits: int, dtype: Any) -> Any:
-    import numpy as np
-
-    dimension = max(1 << nqubits, int(indices.max()) + 1 if len(indices) else 1)
-    out = np.zeros(dimension, dtype=dtype)
-    out[indices] = values
-    return out
 
 
 def _complex_values(values: Any, size: int) -> Any:
@@ -350,21 +392,26 @@ for _name in (
     "clear",
 ):
     setattr(QaaSCircuitResult, _name, _materializing(_name))
-QaaSCircuitResult.__hash__ = None  # type: ignore[assignment]
+QaaSCircuitResult.__hash__ = None
 
 
-def _lazy_entries(raw: bytes | bytearray) -> list[Any] | None:
+def _lazy_entries(raw: bytes | bytearray, max_bytes: int, job_id: int | None) -> list[Any] | None:
     """Circuit result entries whose large tables stay in ``raw``; None when there are none to keep."""
     spans = find_tables(raw)
     if not spans:
         return None
-    pieces, cursor = [], 0
+    view = memoryview(raw)
+    pieces: list[Any] = []
+    cursor = 0
     for number, (_, start, end) in enumerate(spans):
-        pieces += [bytes(raw[cursor:start]), b'"\\u0000table-%d"' % number]
+        pieces += [view[cursor:start], b'"\\u0000table-%d"' % number]
         cursor = end
-    pieces.append(bytes(raw[cursor:]))
+    pieces.append(view[cursor:])
+    joined = b"".join(pieces)
+    del pieces
+    check_shape(joined, max_bytes, job_id)
     try:
-        skeleton = orjson.loads(b"".join(pieces))
+        skeleton = orjson.loads(joined)
     except orjson.JSONDecodeError:
         return None
     entries = skeleton if isinstance(skeleton, list) else [skeleton]
@@ -383,7 +430,9 @@ def _lazy_entries(raw: bytes | bytearray) -> list[Any] | None:
     for number, (key, start, end) in enumerate(spans):
         tables.setdefault(found[number][0], {})[key] = (start, end)
     return [
-        QaaSCircuitResult(entry, source=raw, tables=tables.get(index)) if isinstance(entry, dict) else entry
+        QaaSCircuitResult(entry, source=raw, tables=tables.get(index), max_bytes=max_bytes, job_id=job_id)
+        if isinstance(entry, dict)
+        else entry
         for index, entry in enumerate(entries)
     ]
 
@@ -396,14 +445,19 @@ def decode_job_result(
         return None
     raw = envelope_payload(result, max_bytes=max_bytes, job_id=job_id, allow_legacy=True)
     if job_type == "circuit":
-        lazy = _lazy_entries(raw)
+        lazy = _lazy_entries(raw, max_bytes, job_id)
         if lazy is not None:
             return lazy
-    payload = parse_payload(raw, job_id)
+    payload = parse_payload(raw, job_id, max_bytes=max_bytes)
     del raw
     if job_type == "circuit":
         if isinstance(payload, Mapping):
-            return [QaaSCircuitResult(payload)]
+            return [QaaSCircuitResult(payload, max_bytes=max_bytes, job_id=job_id)]
         if isinstance(payload, list):
-            return [QaaSCircuitResult(item) if isinstance(item, Mapping) else item for item in payload]
+            return [
+                QaaSCircuitResult(item, max_bytes=max_bytes, job_id=job_id)
+                if isinstance(item, Mapping)
+                else item
+                for item in payload
+            ]
     return payload

@@ -6,8 +6,26 @@
 - Runcards: URL-safe base64 of the runcard dict's JSON. Calibrations: URL-safe base64 of the string.
 
 Payloads are written with the standard ``json`` module so the decompressed bytes match what the released
-client sends; they are read with ``orjson``. Decompression is capped so a hostile or corrupt answer cannot
-exhaust memory.
+client sends; they are read with ``orjson``.
+
+Decompression is capped (:data:`DEFAULT_MAX_BYTES`, or ``QIBOCONNECTION_MAX_RESULT_BYTES``): the data is
+inflated a slice at a time into one growing buffer, and refused as soon as it passes the cap, or before
+inflating anything when the gzip trailer already states a larger size. An envelope that inflates past
+the cap (a "gzip bomb") therefore costs at most the cap in memory, and a refused answer raises
+:class:`~qiboconnection.errors.ResultDecodeError` naming the limit and how to raise it.
+
+JSON parsed into Python objects takes far more room than its text (an empty list is 3 bytes of JSON and
+64 of Python, a float 4 and 32), so before parsing, :func:`check_shape` estimates the objects from the
+count of values and refuses more than :data:`OBJECT_FACTOR` times the cap. The large tables of circuit
+results are not parsed into objects (see below), so this bounds what is left: counts, samples and the
+payloads of other job types.
+
+Decoding a circuit result and reading its arrays (``state()``, ``probabilities()``) takes at most about
+three times the decompressed size at its peak: the payload itself, the compressed bytes while
+inflating, and the position arrays of the table being read (a 20-qubit result of 134 MiB peaks about
+300 MB above what was in use before, 2.1 times; an 18-qubit one of 33 MiB about 100 MB, 2.9 times).
+Payloads without large tables are parsed by orjson into Python objects, whose size depends on their
+shape and is bounded by the cap only through it.
 """
 
 from __future__ import annotations
@@ -28,7 +46,12 @@ from qiboconnection.errors import ResultDecodeError
 
 __all__ = [
     "DEFAULT_MAX_BYTES",
+    "MAX_BYTES_SETTING",
+    "OBJECT_FACTOR",
+    "SHAPE_FLOOR",
+    "OverLimit",
     "b64decode_any",
+    "check_shape",
     "decode_envelope",
     "decode_runcard",
     "decode_text",
@@ -41,7 +64,22 @@ __all__ = [
     "parse_payload",
 ]
 
-DEFAULT_MAX_BYTES = 1 << 30
+#: Largest decompressed payload accepted by default: 256 MiB. The largest result the service returns,
+#: a 20-qubit simulator run whose 2^20 amplitudes are all non-zero, is about 134 MiB of JSON (final
+#: state 58 MiB, probabilities 44 MiB, state probabilities 30 MiB); counts and samples of many shots
+#: add at most a few tens of MiB.
+DEFAULT_MAX_BYTES = 256 << 20
+#: The setting that raises the cap (see :mod:`qiboconnection.config`).
+MAX_BYTES_SETTING = "QIBOCONNECTION_MAX_RESULT_BYTES"
+#: Python objects parsed from one payload may take about this many times the cap. The largest real
+#: parsed part, counts of a million outcomes with samples of ten million bits, is about 420 MB
+#: by the estimate of :func:`check_shape`, under the default 512 MiB.
+OBJECT_FACTOR = 2
+#: Python objects any payload may take whatever the cap (a small cap limits size, not shape).
+SHAPE_FLOOR = 64 << 20
+#: Estimated bytes of Python objects per JSON value (with its reference) and per container.
+_VALUE_BYTES = 32
+_CONTAINER_BYTES = 64
 #: JSON documents at least this long are parsed with the standard library: orjson sizes its working
 #: memory by the document's length, which for a job record carrying a multi-megabyte result string
 #: means a transient peak of about ten times that length.
@@ -95,19 +133,41 @@ def b64decode_any(text: str | bytes) -> bytes:
     return base64.b64decode(raw, validate=True)
 
 
-def gunzip_capped(data: bytes, max_bytes: int = DEFAULT_MAX_BYTES) -> bytearray:
+class OverLimit(ValueError):
+    """Decompressed data would be larger than the cap."""
+
+    def __init__(self, max_bytes: int, stated: int | None = None) -> None:
+        size = f" (its gzip trailer says {stated} bytes)" if stated is not None else ""
+        super().__init__(
+            f"the decompressed data is over the {max_bytes} byte limit ({max_bytes / 2**20:.4g} MiB){size}; "
+            f"set {MAX_BYTES_SETTING} (or Settings(max_result_bytes=...)) higher to accept it"
+        )
+        self.max_bytes = max_bytes
+
+
+def gunzip_capped(data: bytes | bytearray, max_bytes: int = DEFAULT_MAX_BYTES) -> bytearray:
     """Decompress gzip data (one or more members), refusing output over ``max_bytes``.
 
-    Input is fed a slice at a time, so a large payload is not copied over and over as the inflater's
-    unconsumed tail.
+    The last member's trailer holds its size modulo 2^32; when that alone is over ``max_bytes`` the data
+    is refused without inflating anything. Otherwise input is fed a slice at a time and output is added
+    to one buffer (never more than :data:`_CHUNK` bytes past the cap), so memory stays within the
+    decompressed size plus a chunk.
+
+    Raises:
+        OverLimit: the output would be over ``max_bytes``.
+        ValueError: truncated gzip data (``zlib.error`` for corrupt data).
     """
+    if len(data) >= 18:
+        stated = int.from_bytes(data[-4:], "little")
+        if stated > max_bytes:
+            raise OverLimit(max_bytes, stated)
     out = bytearray()
     view = memoryview(data)
     position = 0
     while position < len(view):
         inflater = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
         while not inflater.eof:
-            pending = inflater.unconsumed_tail
+            pending: bytes | memoryview = inflater.unconsumed_tail
             if not pending:
                 if position >= len(view):
                     raise ValueError("gzip data is truncated")
@@ -115,7 +175,7 @@ def gunzip_capped(data: bytes, max_bytes: int = DEFAULT_MAX_BYTES) -> bytearray:
                 position += len(pending)
             out += inflater.decompress(pending, min(_CHUNK, max_bytes - len(out) + 1))
             if len(out) > max_bytes:
-                raise ValueError(f"decompressed size is over the {max_bytes} byte limit")
+                raise OverLimit(max_bytes)
         # What follows the member came at the end of the last slice: step back over it, then over
         # the zero padding some writers put between members.
         position -= len(inflater.unused_data)
@@ -139,7 +199,9 @@ def decode_envelope(
     if text is None:
         return None
     return parse_payload(
-        envelope_payload(text, max_bytes=max_bytes, job_id=job_id, allow_legacy=allow_legacy), job_id
+        envelope_payload(text, max_bytes=max_bytes, job_id=job_id, allow_legacy=allow_legacy),
+        job_id,
+        max_bytes=max_bytes,
     )
 
 
@@ -176,12 +238,14 @@ def _enveloped_bytes(outer: dict[str, Any], *, max_bytes: int, job_id: int | Non
     if compression == "gzip":
         try:
             raw = gunzip_capped(raw, max_bytes)
+        except OverLimit as error:
+            raise ResultDecodeError(job_id, str(error)) from None
         except (zlib.error, ValueError) as error:
             raise ResultDecodeError(job_id, f"'data' is not valid gzip ({error})") from None
     elif compression not in {"none", "identity"}:
         raise ResultDecodeError(job_id, f"unknown compression {compression!r}")
     elif len(raw) > max_bytes:
-        raise ResultDecodeError(job_id, f"payload is over the {max_bytes} byte limit")
+        raise ResultDecodeError(job_id, str(OverLimit(max_bytes)))
     if encoding.lower().replace("-", "") in {"utf8", "ascii"}:
         return raw
     try:
@@ -192,15 +256,48 @@ def _enveloped_bytes(outer: dict[str, Any], *, max_bytes: int, job_id: int | Non
 
 def _legacy_bytes(text: str | bytes, *, max_bytes: int, job_id: int | None) -> bytes:
     if len(text) * 3 // 4 > max_bytes:
-        raise ResultDecodeError(job_id, f"payload is over the {max_bytes} byte limit")
+        raise ResultDecodeError(job_id, str(OverLimit(max_bytes)))
     try:
         return b64decode_any(text)
     except (binascii.Error, ValueError, UnicodeEncodeError):
         raise ResultDecodeError(job_id, "neither an envelope nor base64-encoded JSON") from None
 
 
-def parse_payload(raw: bytes | bytearray, job_id: int | None = None) -> Any:
-    """Parse payload bytes from :func:`envelope_payload` as JSON."""
+def check_shape(
+    raw: bytes | bytearray, max_bytes: int = DEFAULT_MAX_BYTES, job_id: int | None = None
+) -> None:
+    """Refuse JSON whose Python objects would take more than :data:`OBJECT_FACTOR` times ``max_bytes``
+    (and more than :data:`SHAPE_FLOOR`).
+
+    The estimate counts 32 bytes per value (each ``,`` and ``:`` starts one) and 64 more per list or
+    object (``[`` and ``{``); commas inside strings count too, so strings full of commas are
+    overestimated. JSON costs at most 32 bytes per byte by this count, so shorter payloads are not
+    counted at all.
+
+    Raises:
+        ResultDecodeError: naming the estimate, the limit and the setting that raises it.
+    """
+    budget = max(OBJECT_FACTOR * max_bytes, SHAPE_FLOOR)
+    if len(raw) * _VALUE_BYTES <= budget:
+        return
+    values = 1 + raw.count(b",") + raw.count(b":")
+    containers = raw.count(b"[") + raw.count(b"{")
+    estimate = values * _VALUE_BYTES + containers * _CONTAINER_BYTES
+    if estimate > budget:
+        raise ResultDecodeError(
+            job_id,
+            f"the payload's {values} JSON values would take about {estimate >> 20} MiB as Python objects, "
+            f"more than {budget >> 20} MiB ({OBJECT_FACTOR} times the {max_bytes} byte limit, at least "
+            f"{SHAPE_FLOOR >> 20} MiB); set {MAX_BYTES_SETTING} "
+            "(or Settings(max_result_bytes=...)) higher to accept it",
+        )
+
+
+def parse_payload(
+    raw: bytes | bytearray, job_id: int | None = None, *, max_bytes: int = DEFAULT_MAX_BYTES
+) -> Any:
+    """Parse payload bytes from :func:`envelope_payload` as JSON, after :func:`check_shape`."""
+    check_shape(raw, max_bytes, job_id)
     try:
         return orjson.loads(raw)
     except orjson.JSONDecodeError as error:
@@ -375,7 +472,7 @@ class Keys:
             raise _NotCanonical
         # Keys of one length at a time, a block of rows at a time: one gather, then row-wise sums.
         present = np.flatnonzero(np.bincount(lengths))
-        for length in present:
+        for length in present.tolist():
             rows = None if len(present) == 1 else np.flatnonzero(lengths == length)
             base = starts if rows is None else starts[rows]
             columns = np.arange(length, dtype=base.dtype)
@@ -447,7 +544,7 @@ def _chunked_numbers(
         blank(text, rows, offset)
         expected = int(numbers[rows].sum())
         try:
-            values = orjson.loads(memoryview(text))
+            values = orjson.loads(text.data)
         except orjson.JSONDecodeError:
             raise _NotCanonical from None
         if not isinstance(values, list) or len(values) != expected:

@@ -323,7 +323,9 @@ def _findings(rule: str, path: str) -> list[Finding]:
 
 
 def _assert_rule(rule: str, path: str, findings: list[Finding]) -> None:
-    assert not findings, f"{path} breaks the rule on {rule}:\n" + "\n".join(str(finding) for finding in findings)
+    assert not findings, f"{path} breaks the rule on {rule}:\n" + "\n".join(
+        str(finding) for finding in findings
+    )
 
 
 def test_the_walk_sees_the_client_and_the_server():

@@ -30,6 +30,7 @@ from qiboconnection.operations import (
     cancel_job_request,
     check_device,
     check_ids,
+    check_program,
     check_wait,
     delete_job_request,
     device_of,
@@ -287,7 +288,7 @@ class APIBase(Session):
 
         Raises:
             ValueError: no program or several, no device, both device_id and device_ids, bad nshots, a
-                circuit the device cannot run.
+                circuit qibo cannot read back from OpenQASM, one without measurement on a quantum device.
             NotFoundError: a device does not exist.
             DeviceNotAvailableError: a device is not online.
         """
@@ -334,7 +335,7 @@ class APIBase(Session):
             warn_stacklevel=warn_stacklevel,
         )
         for target in dict.fromkeys(submission.device_ids):
-            self._usable_device(target, nshots)
+            check_program(self._usable_device(target, nshots), submission)
         job_ids = [self._send(submission, target) for target in submission.device_ids]
         return job_ids[0] if submission.single else job_ids
 
@@ -629,13 +630,14 @@ class APIBase(Session):
             interval=interval,
         )
         items = list(circuits)
-        self._usable_device(device_id, nshots)
+        device = self._usable_device(device_id, nshots)
         batch = Batch(
             items,
             device_id=device_id,
             nshots=nshots,
             max_parallel=max_parallel,
             max_result_bytes=self._settings.max_result_bytes,
+            device=device,
         )
 
         def send(job: BatchJob) -> tuple[BatchJob, int | BaseException]:

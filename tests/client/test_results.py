@@ -8,6 +8,7 @@ from collections import Counter
 import numpy as np
 import pytest
 
+from qiboconnection.errors import ResultDecodeError
 from qiboconnection.results import QaaSCircuitResult, decode_job_result
 from qiboconnection.serialization import encode_envelope, parse_complex_table, parse_number_table
 
@@ -238,3 +239,51 @@ def test_number_parser_reads_json_numbers_exactly_and_declines_the_rest() -> Non
     assert np.array_equal(keys.indices(9), np.arange(len(values)))
     for bad in ('{"0": "1"}', '{"0": null}', '{"0": true}', '{"0": [1]}', '{"0": 1 "1": 2}', '{"0": NaN}'):
         assert parse_number_table(np.frombuffer(bad.encode(), dtype=np.uint8)) is None, bad
+
+
+@pytest.mark.parametrize("lazy", [False, True])
+def test_huge_state_index_is_refused_naming_the_limit(lazy: bool) -> None:
+    size = (1 << 16) if lazy else 4
+    table = {str(i): "(0.5+0j)" for i in range(size)}
+    table["1000000000000000"] = "(0.5+0j)"
+    entry = {"counts": {"00": 1}, "final_state": table}
+    result = _lazy(entry) if lazy else decode_job_result(encode_envelope([entry]), "circuit", job_id=4)[0]
+    assert bool(result._tables) == lazy
+    with pytest.raises(
+        ResultDecodeError, match=r"2\^50 entries .* limit; set QIBOCONNECTION_MAX_RESULT_BYTES"
+    ):
+        result.state()
+
+
+@pytest.mark.parametrize(
+    ("table", "fragment"),
+    [
+        ({"-3": "(1+0j)"}, "index -3, out of range"),
+        ({"1" + "0" * 25: "(1+0j)"}, "out of range"),
+        ({"x1": "(1+0j)"}, "neither a bitstring nor an index"),
+    ],
+)
+def test_bad_state_keys_are_refused(table: dict, fragment: str) -> None:
+    result = QaaSCircuitResult({"final_state": table}, job_id=6)
+    with pytest.raises(ResultDecodeError, match=fragment) as raised:
+        result.state()
+    assert raised.value.job_id == 6
+
+
+def test_long_bitstring_keys_are_refused_not_allocated() -> None:
+    result = QaaSCircuitResult({"counts": {"0" * 70: 1}, "probabilities": {"0" * 70: 1.0}})
+    with pytest.raises(ResultDecodeError, match="2\\^70 entries"):
+        result.probabilities()
+
+
+def test_sparse_state_over_unmeasured_qubits_is_placed_by_index() -> None:
+    # A 20-qubit GHZ state read on two qubits: two entries, the second at index 2^20 - 1.
+    result = QaaSCircuitResult({"counts": {"00": 2}, "final_state": {"0": "(0.5+0j)", "1048575": "(0.5+0j)"}})
+    state = result.state()
+    assert state.shape == (1 << 20,)
+    assert state[0] == state[-1] == 0.5 and np.count_nonzero(state) == 2
+    small = QaaSCircuitResult(
+        {"counts": {"00": 2}, "final_state": {"0": "(0.5+0j)", "1048575": "(0.5+0j)"}}, max_bytes=1 << 20
+    )
+    with pytest.raises(ResultDecodeError, match="2\\^20 entries"):
+        small.state()

@@ -11,6 +11,8 @@ import pytest
 
 from qiboconnection.errors import ResultDecodeError
 from qiboconnection.serialization import (
+    DEFAULT_MAX_BYTES,
+    OverLimit,
     b64decode_any,
     decode_envelope,
     decode_runcard,
@@ -120,7 +122,10 @@ def test_decompression_bomb_is_refused_at_the_cap() -> None:
     text = json.dumps({"data": base64.b64encode(bomb).decode(), "encoding": "utf-8", "compression": "gzip"})
     with pytest.raises(ResultDecodeError, match="over the 1000000 byte limit"):
         decode_envelope(text, max_bytes=1_000_000, job_id=5)
-    assert len(decode_envelope(text, max_bytes=20_000_000)) == 5_000_001
+    # 5 million values: about 160 MB as Python objects by check_shape's estimate, within twice the cap.
+    assert len(decode_envelope(text, max_bytes=81_000_000)) == 5_000_001
+    with pytest.raises(ResultDecodeError, match="as Python objects"):
+        decode_envelope(text, max_bytes=20_000_000)
 
 
 def test_gunzip_capped_reads_concatenated_members_and_exact_cap() -> None:
@@ -141,3 +146,54 @@ def test_runcard_and_calibration_encodings() -> None:
     with pytest.raises(ResultDecodeError):
         decode_runcard("@@@")
     assert orjson.loads(b64decode_any(encoded)) == runcard
+
+
+def _envelope_of(blob: bytes) -> str:
+    return json.dumps({"data": base64.b64encode(blob).decode(), "encoding": "utf-8", "compression": "gzip"})
+
+
+def test_default_cap_is_the_settings_default_and_configurable() -> None:
+    from qiboconnection.config import Settings
+
+    assert DEFAULT_MAX_BYTES == Settings().max_result_bytes == Settings.from_env({}).max_result_bytes
+    assert Settings.from_env({"QIBOCONNECTION_MAX_RESULT_BYTES": "1000"}).max_result_bytes == 1000
+
+
+def test_bomb_whose_trailer_states_its_size_is_refused_without_inflating() -> None:
+    blob = bytearray(gzip.compress(b"[" + b"0," * 1000 + b"0]"))
+    blob[-4:] = (512 << 20).to_bytes(4, "little")
+    # Inflating would fail on the length check; the refusal comes from the trailer alone.
+    with pytest.raises(
+        ResultDecodeError, match=r"over the 1000000 byte limit .*trailer says 536870912"
+    ) as raised:
+        decode_envelope(_envelope_of(bytes(blob)), max_bytes=1_000_000, job_id=8)
+    assert "QIBOCONNECTION_MAX_RESULT_BYTES" in str(raised.value)
+    assert raised.value.job_id == 8
+
+
+def test_bomb_hiding_its_size_is_refused_at_the_cap() -> None:
+    # The last member (empty) states a size of 0: only inflating finds the first one too large.
+    blob = gzip.compress(b"[" + b"0," * 5_000_000 + b"0]") + gzip.compress(b"")
+    with pytest.raises(ResultDecodeError, match="over the 1000000 byte limit") as raised:
+        decode_envelope(_envelope_of(blob), max_bytes=1_000_000)
+    assert "QIBOCONNECTION_MAX_RESULT_BYTES" in str(raised.value)
+    with pytest.raises(OverLimit):
+        gunzip_capped(blob, 10_000_002)
+    assert len(gunzip_capped(blob, 10_000_003)) == 10_000_003
+
+
+def test_payload_with_too_many_values_for_its_size_is_refused_before_parsing() -> None:
+    from qiboconnection.serialization import SHAPE_FLOOR, check_shape
+
+    nested = b"[" + b"[]," * 1_000_000 + b"[]]"  # 3 MB of JSON, about 64 MB as Python lists
+    envelope = _envelope_of(gzip.compress(nested))
+    with pytest.raises(
+        ResultDecodeError, match=r"1000001 JSON values would take about 91 MiB .* 64 MiB"
+    ) as raised:
+        decode_envelope(envelope, max_bytes=4_000_000, job_id=2)
+    assert "QIBOCONNECTION_MAX_RESULT_BYTES" in str(raised.value)
+    assert len(decode_envelope(envelope, max_bytes=49_000_000)) == 1_000_001
+    # Any payload whose estimate is within the floor passes, however small the cap.
+    check_shape(b"[" + b"[]," * (SHAPE_FLOOR // 96 - 1) + b"[]]", max_bytes=1000)
+    with pytest.raises(ResultDecodeError):
+        check_shape(b"[" + b"[]," * (SHAPE_FLOOR // 96 + 1) + b"[]]", max_bytes=1000)

@@ -342,14 +342,6 @@ class CountingTransport(httpx.BaseTransport):
         self._real.close()
 
 
-def _unmeasured() -> Any:
-    from qibo import Circuit, gates
-
-    circuit = Circuit(2)
-    circuit.add(gates.H(0))
-    return circuit
-
-
 def _measure_only() -> Any:
     from qibo import Circuit, gates
 
@@ -362,6 +354,31 @@ def _empty_circuit() -> Any:
     from qibo import Circuit
 
     return Circuit(2)
+
+
+def _iswap() -> Any:
+    from qibo import Circuit, gates
+
+    circuit = Circuit(2)
+    circuit.add([gates.H(0), gates.iSWAP(0, 1), gates.M(0, 1)])
+    return circuit
+
+
+# (what is given, the circuit, the counts it must give on the simulator): circuits a simulator runs.
+def accepted_circuits() -> list[tuple[str, Callable[[], Any], dict[str, int]]]:
+    return [
+        ("a circuit with only measurements (a readout check of 00)", _measure_only, {"00": 10}),
+        ("a circuit with no measurement, on the simulator", lambda: x_circuit_unmeasured("10"), {"10": 10}),
+        ("an empty Circuit(2), on the simulator", _empty_circuit, {"00": 10}),
+    ]
+
+
+def x_circuit_unmeasured(bits: str) -> Any:
+    from qibo import Circuit, gates
+
+    circuit = Circuit(len(bits))
+    circuit.add([gates.X(q) for q, bit in enumerate(bits) if bit == "1"])
+    return circuit
 
 
 def client_cases(server: Any) -> list[tuple[str, Callable[[API], Any], type[BaseException], str, bool]]:
@@ -401,24 +418,10 @@ def client_cases(server: Any) -> list[tuple[str, Callable[[API], Any], type[Base
             False,
         ),
         (
-            "a circuit with no measurement",
-            lambda api: api.execute(_unmeasured(), nshots=10, device_id=1),
+            "an iSWAP circuit (qibo writes `iswap`, which its parser does not define)",
+            lambda api: api.execute(_iswap(), nshots=10, device_id=1),
             ValueError,
-            "measurement",
-            False,
-        ),
-        (
-            "a circuit with only measurements",
-            lambda api: api.execute(_measure_only(), nshots=10, device_id=1),
-            ValueError,
-            "no gates",
-            False,
-        ),
-        (
-            "an empty Circuit(2)",
-            lambda api: api.execute(_empty_circuit(), nshots=10, device_id=1),
-            ValueError,
-            "no gates",
+            "uses gate 'iswap'",
             False,
         ),
         (
@@ -514,17 +517,54 @@ def client_cases(server: Any) -> list[tuple[str, Callable[[API], Any], type[Base
 
 # (what the stored result is, the raw ``result`` column, fragment of the ResultDecodeError)
 def corrupt_results() -> list[tuple[str, str, str]]:
-    bomb = base64.b64encode(gzip.compress(b"[" + b"0," * MAX_INFLATED + b"0]", 9)).decode()
+    inflating = gzip.compress(b"[" + b"0," * MAX_INFLATED + b"0]", 9)
+    bomb = base64.b64encode(inflating).decode()
+    bomb_hidden = base64.b64encode(inflating + gzip.compress(b"")).decode()
     return [
         ("result that is not JSON or base64", "%%% not a result %%%", "neither an envelope"),
         ("result envelope whose data is not base64", _envelope("!!!"), "base64"),
         ("result envelope whose data is not gzip", _envelope(base64.b64encode(b"plain").decode()), "gzip"),
         ("result envelope holding gzip of non-JSON", _envelope(_gz64(b"{oops")), "JSON"),
-        ("result gzip bomb (inflating past the 1 MiB client limit)", _envelope(bomb), "limit"),
+        (
+            "result gzip bomb (inflating past the 1 MiB client limit)",
+            _envelope(bomb),
+            "QIBOCONNECTION_MAX_RESULT_BYTES",
+        ),
+        (
+            "result gzip bomb whose last gzip member states a size of 0",
+            _envelope(bomb_hidden),
+            "over the 1048576 byte limit",
+        ),
         (
             "result envelope with compression `lzma`",
             _envelope(_gz64(b"[]"), compression="lzma"),
             "compression",
+        ),
+    ]
+
+
+# (what the stored result's table holds, the result entry, fragment of the ResultDecodeError of state())
+def corrupt_tables() -> list[tuple[str, dict[str, Any], str]]:
+    return [
+        (
+            "final_state index 10^15 (a 2^50-entry array)",
+            {"counts": {"1": 1}, "final_state": {"0": "(1+0j)", "1000000000000000": "(0+0j)"}},
+            "2^50 entries",
+        ),
+        (
+            "final_state index 10^30 (past int64)",
+            {"counts": {"1": 1}, "final_state": {"0": "(1+0j)", "1" + "0" * 30: "(0+0j)"}},
+            "out of range",
+        ),
+        (
+            "final_state index -1",
+            {"counts": {"1": 1}, "final_state": {"-1": "(1+0j)"}},
+            "index -1, out of range",
+        ),
+        (
+            "final_state key `abc`",
+            {"counts": {"1": 1}, "final_state": {"abc": "(1+0j)"}},
+            "neither a bitstring nor an index",
         ),
     ]
 
@@ -611,6 +651,39 @@ def test_bad_input_table(make_server):
                 assert not submitted, (given, transport.sent)
                 if not may_send:
                     assert transport.sent == [], (given, transport.sent)
+            for given, build, counts in accepted_circuits():
+                job_id = api.execute(build(), nshots=10, device_id=1)
+                [job] = api.wait([job_id], timeout=60, interval=0.05)
+                got = f"{job.status}: counts {dict(job.result[0].frequencies()) if job.result else None}"
+                rows.append(Row("client", given, f"runs: completed, counts {counts}", got))
+                assert job.status == "completed" and dict(job.result[0].frequencies()) == counts, (given, got)
+
+            # An online quantum device refuses a circuit without measurement before anything is submitted.
+            quantum = server.devices["maintenance"]
+            admin = server.users["admin"]
+            with API(
+                ConnectionConfiguration(username=admin.username, api_key=admin.api_key), settings=settings
+            ) as admin_api:
+                admin_api.set_device_to_online(quantum)
+                try:
+                    transport.sent.clear()
+                    with pytest.raises(ValueError) as raised:
+                        api.execute(x_circuit_unmeasured("1"), nshots=10, device_id=quantum)
+                    got = f"{type(raised.value).__name__}: {raised.value}"
+                    rows.append(
+                        Row(
+                            "client",
+                            "a circuit with no measurement, on an online quantum device",
+                            "ValueError (device, no measurement), nothing submitted",
+                            f"{got} [requests: {len(transport.sent)}]"[:200],
+                        )
+                    )
+                    assert f"Device {quantum} (Galadriel) is a quantum_device" in got
+                    assert "no measurement" in got
+                    assert not [line for line in transport.sent if line.startswith("POST")]
+                finally:
+                    admin_api.set_device_to_maintenance(quantum)
+
             job_ids = []
             for given, raw, fragment in corrupt_results():
                 job_ids.append((given, raw, fragment, api.execute(x_circuit("1"), nshots=1, device_id=1)))
@@ -627,6 +700,32 @@ def test_bad_input_table(make_server):
                 rows.append(Row("client", given, f"ResultDecodeError ({fragment})", got[:200]))
                 assert fragment in str(raised.value), (given, got)
                 assert isinstance(raised.value, QiboconnectionError)
+            table_jobs = []
+            for given, entry, fragment in corrupt_tables():
+                table_jobs.append(
+                    (given, entry, fragment, api.execute(x_circuit("1"), nshots=1, device_id=1))
+                )
+            api.wait([job_id for *_, job_id in table_jobs], timeout=60, interval=0.1)
+            with sqlite3.connect(server.db_path) as conn:
+                for _, entry, _, job_id in table_jobs:
+                    conn.execute(
+                        "UPDATE jobs SET status = 'completed', result = ? WHERE id = ?",
+                        (_envelope(_gz64(json.dumps([entry]).encode())), job_id),
+                    )
+            for given, _, fragment, job_id in table_jobs:
+                [result] = api.get_job(job_id).result
+                with pytest.raises(ResultDecodeError) as raised:
+                    result.state()
+                got = f"{type(raised.value).__name__}: {raised.value}"
+                rows.append(
+                    Row(
+                        "client",
+                        f"result whose {given}, read with state()",
+                        f"ResultDecodeError ({fragment})",
+                        got[:200],
+                    )
+                )
+                assert fragment in str(raised.value), (given, got)
     _write_table(rows)
     assert len(rows) >= 30
     assert all("500" not in row.got.split(" ")[0] for row in rows)
