@@ -149,6 +149,20 @@ def _html_200(handler: _Handler) -> None:
     )
 
 
+def _other_job(handler: _Handler) -> None:
+    record = {
+        "job_id": 2,
+        "user_id": 7,
+        "device_id": 1,
+        "status": "completed",
+        "job_type": "circuit",
+        "number_shots": 10,
+        "description": "",
+        "result": None,
+    }
+    handler._send(b"200 OK", [("Content-Type", "application/json")], json.dumps(record).encode())
+
+
 def _html_500(handler: _Handler) -> None:
     page = b"<html><body>" + b"<p>Internal error, please try again later.</p>" * 110_000 + b"</body></html>"
     handler._send(b"500 Internal Server Error", [("Content-Type", "text/html")], page)
@@ -166,6 +180,7 @@ MODES: dict[str, Callable[[_Handler], None]] = {
     "redirect": _redirect,
     "html_200": _html_200,
     "html_500": _html_500,
+    "other_job": _other_job,
 }
 
 

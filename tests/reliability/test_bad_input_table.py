@@ -726,9 +726,59 @@ def test_bad_input_table(make_server):
                     )
                 )
                 assert fragment in str(raised.value), (given, got)
+    rows += hostile_answer_rows()
     _write_table(rows)
     assert len(rows) >= 30
     assert all("500" not in row.got.split(" ")[0] for row in rows)
+
+
+#: What a hostile or broken service's answer to ``get_job(1)`` gives (see ``hostile_server.py``).
+HOSTILE_ANSWERS = [
+    ("an answer with no length that never ends", "endless", "AnswerTooLargeError"),
+    ("a chunked answer that never ends", "endless_chunked", "AnswerTooLargeError"),
+    ("a 1 MB gzip body inflating to 1 GiB", "gzip_bomb", "AnswerTooLargeError"),
+    ("a body dripping a byte every 0.2 s", "drip", "RequestTimeoutError"),
+    ("`Content-Length: 10**12`", "giant_length", "AnswerTooLargeError"),
+    ("a chunk size of 2**64 - 1", "giant_chunk", "AnswerTooLargeError"),
+    ("a 307 redirect elsewhere", "redirect", "RemoteExecutionException"),
+    ("a 200 HTML page", "html_200", "QiboconnectionError"),
+    ("a 5 MB HTML error page (500)", "html_500", "ServerError"),
+    ("the record of another job", "other_job", "QiboconnectionError"),
+]
+
+
+def hostile_answer_rows() -> list[Row]:
+    """Each hostile answer against the client: the error it raises (and that it is one of ours)."""
+    import time
+
+    from .hostile_server import gzip_bomb, hostile
+
+    rows = []
+    settings = dict(timeout=1.0, max_answer_bytes=8 << 20, progress=False, retry=QUICK)
+    for given, mode, expected in HOSTILE_ANSWERS:
+        with hostile(mode, gzip_bomb(256 << 20) if mode == "gzip_bomb" else b"") as server:
+            started = time.monotonic()
+            with (
+                pytest.raises(QiboconnectionError) as raised,
+                API(
+                    ConnectionConfiguration("mallory", "key"),
+                    settings=Settings(base_url=server.url, **settings),
+                ) as api,
+            ):
+                api.get_job(1)
+            seconds = time.monotonic() - started
+        got = f"{type(raised.value).__name__}: {raised.value}"
+        rows.append(
+            Row(
+                "client",
+                f"service answers {given}",
+                f"{expected}, in bounded time",
+                f"{got[:160]} [{seconds:.1f} s]",
+            )
+        )
+        assert type(raised.value).__name__ == expected, (given, got)
+        assert len(str(raised.value)) < 1000 and seconds < 10, (given, got, seconds)
+    return rows
 
 
 def _wait(client: httpx.Client, job_id: int) -> dict[str, Any]:

@@ -69,6 +69,7 @@ EXPECTED: dict[str, tuple[str, str]] = {
     "redirect": ("RemoteExecutionException", "redirected to 'https://elsewhere.example/api/v1/jobs/1'"),
     "html_200": ("QiboconnectionError", "text/html"),
     "html_500": ("ServerError", "Internal error"),
+    "other_job": ("QiboconnectionError", "answered job 1 with the record of job 2"),
 }
 
 
