@@ -261,13 +261,9 @@ def _options(settings: Settings, client_version: str) -> dict[str, Any]:
     }
 
 
-def _generated(settings: Settings, client_version: str) -> Client:
-    return Client(
-        base_url=settings.base_url,
-        headers={"X-Client-Version": client_version},
-        timeout=httpx.Timeout(settings.timeout),
-        raise_on_unexpected_status=False,
-    )
+def _generated(settings: Settings) -> Client:
+    """A generated client; its httpx client is set by the builders (they hold every option)."""
+    return Client(base_url=settings.base_url, raise_on_unexpected_status=False)
 
 
 def build_clients(
@@ -283,12 +279,12 @@ def build_clients(
     """
     options = _options(settings, client_version)
     hooks = _hooks(settings)
-    tokens = _generated(settings, client_version)
+    tokens = _generated(settings)
     tokens.set_httpx_client(
         httpx.Client(auth=RefreshBearer(), transport=transport, event_hooks=hooks, **options)
     )
     auth.use_token_client(tokens)
-    api = _generated(settings, client_version)
+    api = _generated(settings)
     api.set_httpx_client(httpx.Client(auth=auth, transport=transport, event_hooks=hooks, **options))
     return api
 
@@ -303,12 +299,12 @@ def build_async_clients(
     """The API client of an asynchronous session; gives ``auth`` its token client."""
     options = _options(settings, client_version)
     hooks = _async_hooks(settings)
-    tokens = _generated(settings, client_version)
+    tokens = _generated(settings)
     tokens.set_async_httpx_client(
         httpx.AsyncClient(auth=RefreshBearer(), transport=transport, event_hooks=hooks, **options)
     )
     auth.use_token_client(tokens)
-    api = _generated(settings, client_version)
+    api = _generated(settings)
     api.set_async_httpx_client(
         httpx.AsyncClient(auth=auth, transport=transport, event_hooks=hooks, **options)
     )

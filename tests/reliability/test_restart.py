@@ -83,6 +83,18 @@ def start_server(db: Path, port: int, user: str, timeout: float = 60.0) -> subpr
     raise AssertionError(f"the server exited with {process.wait()} before printing its URL")
 
 
+def stop(*processes: subprocess.Popen[str] | None) -> None:
+    """Stop the servers still running: SIGTERM, then SIGKILL after 10 s."""
+    for process in processes:
+        if process is not None and process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(5)
+
+
 def wait_until(condition: Any, timeout: float, what: str) -> None:
     deadline = time.monotonic() + timeout
     while not condition():
@@ -149,14 +161,7 @@ def test_client_waits_across_a_killed_and_restarted_server(tmp_path):
         assert {row[1] for row in rows} == {"completed"}
         print(f"\nrestart: statuses at the kill {statuses}; timings {timings}")
     finally:
-        for process in (first, second):
-            if process is not None and process.poll() is None:
-                process.send_signal(signal.SIGTERM)
-                try:
-                    process.wait(10)
-                except subprocess.TimeoutExpired:
-                    process.kill()
-                    process.wait(5)
+        stop(first, second)
 
 
 def _batch_across_an_outage(tmp_path: Path, monkeypatch: Any, kill_when: str) -> None:
@@ -214,14 +219,7 @@ def _batch_across_an_outage(tmp_path: Path, monkeypatch: Any, kill_when: str) ->
         else:
             assert "completed" not in set(statuses) or len(set(statuses)) > 1, statuses
     finally:
-        for process in (first, second):
-            if process is not None and process.poll() is None:
-                process.send_signal(signal.SIGTERM)
-                try:
-                    process.wait(10)
-                except subprocess.TimeoutExpired:
-                    process.kill()
-                    process.wait(5)
+        stop(first, second)
 
 
 def test_a_batch_rides_out_an_outage_while_submitting(tmp_path: Path, monkeypatch: Any) -> None:
