@@ -125,3 +125,19 @@ def test_released_import_paths() -> None:
     assert JobStatus.CANCELLED == "cancelled"
     assert JobData.__name__ == "JobData"
     assert VQA({"a": 1}, [0.1]).optimizer_params == {}
+
+
+def test_the_http2_setting_runs_every_call_and_falls_back_to_http_1_1_without_tls(qaas_server: Any) -> None:
+    from qiboconnection.config import Settings
+
+    alice = qaas_server.users["alice"]
+    seen: list[str] = []
+    settings = Settings(base_url=qaas_server.url, http2=True, progress=False)
+    with API(ConnectionConfiguration(alice.username, alice.api_key), settings=settings) as api:
+        api._client.get_httpx_client().event_hooks["response"].append(lambda r: seen.append(r.http_version))
+        assert api.ping() == "OK"
+        assert api.list_devices()
+    # The local server speaks plain HTTP: HTTP/2 is negotiated over TLS (ALPN) only, so httpx keeps 1.1.
+    assert seen and set(seen) == {"HTTP/1.1"}
+    assert Settings.from_env({"QIBOCONNECTION_HTTP2": "1"}).http2
+    assert not Settings.from_env({}).http2
