@@ -7,7 +7,7 @@ GEN_PKG := generated/qaas_client
 SPEC ?= openapi.yaml
 GENERATOR = $(BIN)/openapi-python-client generate --path $(SPEC) --config generator-config.yaml \
 	--meta none --overwrite --fail-on-warning
-LINTED := qiboconnection tests bench scripts
+LINTED := qiboconnection tests bench scripts docs
 # The whole package is held to mypy --strict (see [tool.mypy] in pyproject.toml).
 MYPY_PATHS := qiboconnection
 # The released 0.23.2 client pins numpy 1.26 and qibo 0.2.8, so it lives in a venv of its own; the
@@ -63,6 +63,8 @@ lint: $(STAMP) check-unasync lint-imports
 	$(BIN)/ruff check $(LINTED)
 	$(BIN)/ruff format --check $(LINTED)
 	$(BIN)/python -m mypy $(MYPY_PATHS)
+	$(BIN)/python docs/docstring_coverage.py --quiet qiboconnection || \
+		{ $(BIN)/python docs/docstring_coverage.py qiboconnection; exit 1; }
 
 # The layers of the package, as stated in [tool.importlinter] in pyproject.toml.
 lint-imports: $(STAMP)
