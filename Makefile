@@ -16,7 +16,7 @@ RELEASED_VENV := .venv-released
 RELEASED_STAMP := $(RELEASED_VENV)/.installed
 PORT ?= 8000
 
-.PHONY: install released generate check-generated unasync check-unasync lint lint-imports format test demo contract bench serve clean
+.PHONY: install released generate check-generated unasync check-unasync lint lint-imports format docs test demo contract bench serve clean
 
 install: $(STAMP)
 
@@ -75,7 +75,15 @@ format: $(STAMP)
 	$(BIN)/ruff format $(LINTED)
 	$(BIN)/python scripts/unasync.py
 
-test: check-generated lint $(RELEASED_STAMP)
+# The documentation site in docs/_build/html, warnings as errors. It builds offline; INTERSPHINX=1 also
+# fetches the inventories of Python, httpx, numpy and qibo to link their names (needs the network).
+INTERSPHINX ?= 0
+docs: $(STAMP)
+	QIBOCONNECTION_DOCS_INTERSPHINX=$(INTERSPHINX) $(BIN)/python -m sphinx -b html -W --keep-going -E -q \
+		docs docs/_build/html
+	@echo "docs/_build/html/index.html"
+
+test: check-generated lint docs $(RELEASED_STAMP)
 	$(BIN)/python -m pytest
 
 demo: $(STAMP)
