@@ -13,6 +13,7 @@ Every code block of a guide is exercised, by kind:
 from __future__ import annotations
 
 import ast
+import html
 import inspect
 import os
 import re
@@ -307,7 +308,7 @@ def _methods_table() -> list[str]:
     return re.findall(r"^   API\.(\w+)$", text, flags=re.MULTILINE)
 
 
-def test_released_api_members_are_the_listed_ones() -> None:
+def test_released_api_members_are_the_listed_ones(tmp_path: Path) -> None:
     if not RELEASED_PYTHON.exists():
         pytest.fail(f"The released client's venv is missing ({RELEASED_PYTHON}); run `make released` first.")
     code = (
@@ -316,7 +317,11 @@ def test_released_api_members_are_the_listed_ones() -> None:
         "from qiboconnection.api import API\n"
         "print(sorted(name for name, _ in inspect.getmembers(API) if not name.startswith('_')))\n"
     )
-    run = subprocess.run([str(RELEASED_PYTHON), "-c", code], capture_output=True, text=True, timeout=120)
+    # Run away from the repository, whose own qiboconnection would shadow the released one.
+    env = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
+    run = subprocess.run(
+        [str(RELEASED_PYTHON), "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120
+    )
     assert run.returncode == 0, run.stderr
     assert ast.literal_eval(run.stdout.strip().splitlines()[-1]) == sorted(RELEASED_API_MEMBERS)
     assert len(RELEASED_API_MEMBERS) == 30
@@ -345,3 +350,105 @@ def test_every_api_member_has_a_one_line_summary_about_itself() -> None:
         summary = inspect.getdoc(getattr(API, f"delete_{thing}")).splitlines()[0]
         assert thing in summary.lower()
         assert {"job", "runcard", "calibration"} - {thing} & set(re.findall(r"\w+", summary.lower())) == set()
+
+
+# -- the generated CLI page -----------------------------------------------------------------------------
+
+
+def _build_cli_page(tmp_path: Path, name: str) -> str:
+    """Build a site holding the real CLI and server pages with the site's extensions; return the CLI page."""
+    from sphinx.cmd.build import build_main
+
+    source = tmp_path / f"{name}-src"
+    (source / "reference").mkdir(parents=True)
+    (source / "conf.py").write_text(
+        "import sys\n"
+        f"sys.path.insert(0, {str(DOCS / '_ext')!r})\n"
+        "extensions = ['argparse_page']\n"
+        "root_doc = 'index'\n"
+    )
+    (source / "index.rst").write_text("Site\n====\n\n.. toctree::\n\n   reference/cli\n   reference/server\n")
+    for page in ("cli", "server"):
+        text = (DOCS / "reference" / f"{page}.rst").read_text()
+        # The pages' links to the rest of the site have no target in this small one.
+        text = re.sub(r":(?:doc|class|meth):`[^`]*`", "the rest of the site", text)
+        (source / "reference" / f"{page}.rst").write_text(text)
+    out = tmp_path / f"{name}-html"
+    status = build_main(["-b", "html", "-W", "-q", "-E", str(source), str(out)])
+    assert status == 0
+    page = (out / "reference" / "cli.html").read_text()
+    return " ".join(html.unescape(re.sub(r"<[^>]+>", " ", page)).split())
+
+
+def test_cli_page_is_generated_from_the_parser(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from qiboconnection import cli
+    from qiboconnection.cli_client import COMMANDS as CLIENT_COMMANDS
+
+    before = _build_cli_page(tmp_path, "before")
+    parser = cli.build_parser()
+    commands = [name for action in parser._subparsers._group_actions for name in action.choices]
+    for command in commands:
+        if command != "serve":
+            assert f"qiboconnection {command}" in before, command
+    assert "--shots" in before and "--priority" not in before
+
+    [add_submit] = [add for add in CLIENT_COMMANDS if add.__name__ == "_add_submit"]
+
+    def add_submit_with_priority(subparsers: Any) -> None:
+        add_submit(subparsers)
+        subparsers.choices["submit"].add_argument("--priority", type=int, help="queue priority of the job")
+
+    changed = [add_submit_with_priority if add is add_submit else add for add in cli.COMMANDS]
+    monkeypatch.setattr(cli, "COMMANDS", changed)
+    after = _build_cli_page(tmp_path, "after")
+    assert "--priority PRIORITY" in after and "queue priority of the job" in after
+    assert before != after
+
+
+# -- docstring coverage ---------------------------------------------------------------------------------
+
+
+def _coverage(*paths: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [
+            sys.executable,
+            str(DOCS / "docstring_coverage.py"),
+            "--config",
+            str(ROOT / "pyproject.toml"),
+            *map(str, paths),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_docstring_coverage_counts_public_names_only(tmp_path: Path) -> None:
+    package = tmp_path / "pkg"
+    package.mkdir()
+    (package / "__init__.py").write_text('"""A package."""\n')
+    documented = (
+        '"""A module."""\n\n\n'
+        "async def fetch(ids):\n"
+        '    """Fetch them."""\n\n'
+        "    async def one(job_id):\n"
+        "        def inner():\n"
+        "            return job_id\n\n"
+        "        return inner()\n\n"
+        "    return [await one(job_id) for job_id in ids]\n\n\n"
+        "def _private():\n"
+        "    return 1\n"
+    )
+    (package / "mod.py").write_text(documented)
+    assert _coverage(package).returncode == 0, _coverage(package).stdout
+    (package / "mod.py").write_text(documented + "\n\ndef public():\n    return 2\n")
+    refused = _coverage(package)
+    assert refused.returncode != 0
+    assert "public" in refused.stdout
+
+
+def test_the_client_public_api_is_fully_documented() -> None:
+    run = _coverage(ROOT / "qiboconnection")
+    assert run.returncode == 0, run.stdout
+    assert "actual: 100.0%" in run.stdout
