@@ -36,6 +36,8 @@ root_doc = "index"
 html_theme = "furo"
 html_title = f"qiboconnection {release}"
 pygments_style = "sphinx"
+# Quotes and ellipses only: "--" stays two hyphens, as the command-line flags in the text need.
+smartquotes_action = "qe"
 pygments_dark_style = "monokai"
 
 # -- autodoc / napoleon: Google-style docstrings, types taken from the annotations ----------------------

@@ -452,3 +452,32 @@ def test_the_client_public_api_is_fully_documented() -> None:
     run = _coverage(ROOT / "qiboconnection")
     assert run.returncode == 0, run.stdout
     assert "actual: 100.0%" in run.stdout
+
+
+def _documented_api() -> list[tuple[str, Any]]:
+    from qiboconnection.api import API
+    from qiboconnection.async_api import AsyncAPI
+    from qiboconnection.remote_job import AsyncRemoteJob, RemoteJob
+
+    members = []
+    for cls in (API, AsyncAPI, RemoteJob, AsyncRemoteJob):
+        for name, member in inspect.getmembers(cls):
+            if not name.startswith("_") and callable(member) and not isinstance(member, type):
+                members.append((f"{cls.__name__}.{name}", member))
+    return members
+
+
+def test_facade_methods_document_every_argument_and_what_they_return() -> None:
+    missing = []
+    for qualified, member in _documented_api():
+        doc = inspect.getdoc(member) or ""
+        signature = inspect.signature(member)
+        for parameter in signature.parameters.values():
+            if parameter.name in {"self", "cls"}:
+                continue
+            if not re.search(rf"^\s+{parameter.name}:", doc, flags=re.MULTILINE):
+                missing.append(f"{qualified}: argument {parameter.name}")
+        returns = signature.return_annotation
+        if returns not in {None, "None", inspect.Signature.empty} and "Returns:" not in doc:
+            missing.append(f"{qualified}: Returns")
+    assert missing == []

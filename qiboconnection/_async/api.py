@@ -868,8 +868,10 @@ class AsyncAPIBase(Session):
             One :class:`~qiboconnection.batching.BatchOutcome` per item of ``circuits``, in order.
 
         Raises:
-            NotFoundError / DeviceNotAvailableError: the device does not exist or takes no jobs.
-            ValueError / TypeError: bad arguments.
+            NotFoundError: the device does not exist.
+            DeviceNotAvailableError: the device takes no jobs now.
+            ValueError: ``nshots``, ``max_parallel``, ``timeout`` or ``interval`` out of range.
+            TypeError: ``circuits`` is not a sequence, or an argument has the wrong type.
         """
         limit = check_batch(
             circuits,
