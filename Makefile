@@ -7,7 +7,7 @@ GEN_PKG := generated/qaas_client
 SPEC ?= openapi.yaml
 GENERATOR = $(BIN)/openapi-python-client generate --path $(SPEC) --config generator-config.yaml \
 	--meta none --overwrite --fail-on-warning
-LINTED := qiboconnection tests bench scripts
+LINTED := qiboconnection tests bench scripts docs
 # The whole package is held to mypy --strict (see [tool.mypy] in pyproject.toml).
 MYPY_PATHS := qiboconnection
 # The released 0.23.2 client pins numpy 1.26 and qibo 0.2.8, so it lives in a venv of its own; the
@@ -16,7 +16,7 @@ RELEASED_VENV := .venv-released
 RELEASED_STAMP := $(RELEASED_VENV)/.installed
 PORT ?= 8000
 
-.PHONY: install released generate check-generated unasync check-unasync lint lint-imports format test demo contract bench serve clean
+.PHONY: install released generate check-generated unasync check-unasync lint lint-imports format docs test demo contract bench serve clean
 
 install: $(STAMP)
 
@@ -63,6 +63,8 @@ lint: $(STAMP) check-unasync lint-imports
 	$(BIN)/ruff check $(LINTED)
 	$(BIN)/ruff format --check $(LINTED)
 	$(BIN)/python -m mypy $(MYPY_PATHS)
+	$(BIN)/python docs/docstring_coverage.py --quiet qiboconnection || \
+		{ $(BIN)/python docs/docstring_coverage.py qiboconnection; exit 1; }
 
 # The layers of the package, as stated in [tool.importlinter] in pyproject.toml.
 lint-imports: $(STAMP)
@@ -73,7 +75,15 @@ format: $(STAMP)
 	$(BIN)/ruff format $(LINTED)
 	$(BIN)/python scripts/unasync.py
 
-test: check-generated lint $(RELEASED_STAMP)
+# The documentation site in docs/_build/html, warnings as errors. It builds offline; INTERSPHINX=1 also
+# fetches the inventories of Python, httpx, numpy and qibo to link their names (needs the network).
+INTERSPHINX ?= 0
+docs: $(STAMP)
+	QIBOCONNECTION_DOCS_INTERSPHINX=$(INTERSPHINX) $(BIN)/python -m sphinx -b html -W --keep-going -E -q \
+		docs docs/_build/html
+	@echo "docs/_build/html/index.html"
+
+test: check-generated lint docs $(RELEASED_STAMP)
 	$(BIN)/python -m pytest
 
 demo: $(STAMP)

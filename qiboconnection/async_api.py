@@ -1,7 +1,9 @@
 """``AsyncAPI``: the session of :class:`~qiboconnection.api.API` as coroutines over ``httpx.AsyncClient``::
 
-async with await AsyncAPI.login(username="alice", api_key="...") as api:
-    outcomes = await api.run_batch(circuits, device_id=1, nshots=100)
+    async with await AsyncAPI.login(username="alice", api_key="...") as api:
+        outcomes = await api.run_batch(circuits, device_id=1, nshots=100)
+
+Its methods are those of :class:`~qiboconnection.api.API`, with the same arguments and results.
 """
 
 from __future__ import annotations

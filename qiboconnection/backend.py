@@ -192,8 +192,8 @@ class QiboconnectionBackend(NumpyBackend):  # type: ignore[misc]
         ``processes`` is accepted for qibo's signature and unused: the service runs the circuits.
 
         Raises:
-            The error of the first circuit that failed (JobFailedError, JobTimeoutError...), after
-            every circuit has finished.
+            QiboconnectionError: the error of the first circuit that failed (``JobFailedError``,
+                ``JobTimeoutError``...), raised once every circuit has finished.
         """
         states = list(initial_states) if isinstance(initial_states, Sequence) else None
         if initial_states is not None and (states is None or len(states) != len(circuits)):
@@ -270,7 +270,8 @@ class MetaBackend:
 
         Raises:
             ValueError: no device given, or no device has that id or name.
-            AuthenticationError / AccountNotFoundError: the credentials were refused or none were found.
+            AuthenticationError: the credentials were refused.
+            AccountNotFoundError: no credentials were found.
         """
         if platform is None or (isinstance(platform, str) and not platform.strip()):
             raise ValueError(

@@ -58,6 +58,7 @@ class OneLineErrorParser(argparse.ArgumentParser):
     """An argument parser whose usage errors are one line on stderr (and exit code 2)."""
 
     def error(self, message: str) -> NoReturn:
+        """Print ``message`` as one line on stderr, with a pointer to ``--help``, and exit with code 2."""
         self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
 
 

@@ -1,17 +1,28 @@
 """Settings read from the environment.
 
-``QUANTUM_SERVICE_URL``         base URL of the service (default: the hosted QaaS).
-``AUDIENCE_URL``                base URL the login assertion names as audience (default: the base URL).
-``QIBOCONNECTION_TIMEOUT``      seconds allowed for each HTTP request (default 10).
-``QIBOCONNECTION_MAX_ATTEMPTS`` attempts per call when retrying is safe (default 4).
-``QIBOCONNECTION_RETRY_BUDGET`` seconds, in total, one call may spend retrying (default 30).
+:meth:`Settings.from_env` reads these variables; a session created without ``settings=`` uses them.
+
+=================================== ============================================================================
+variable                            meaning
+=================================== ============================================================================
+``QUANTUM_SERVICE_URL``             base URL of the service (default: the hosted QaaS,
+                                    ``https://pro-api.qaas.qilimanjaro.tech``).
+``AUDIENCE_URL``                    base URL the login assertion names as audience (default: the base URL).
+``QIBOCONNECTION_TIMEOUT``          seconds allowed for each HTTP request (default 10).
+``QIBOCONNECTION_MAX_ATTEMPTS``     attempts per call when retrying is safe (default 4).
+``QIBOCONNECTION_RETRY_BUDGET``     seconds, in total, one call may spend retrying (default 30).
 ``QIBOCONNECTION_MAX_RESULT_BYTES`` largest decompressed result accepted, in bytes (default 256 MiB; the
-                                largest simulator result, 20 qubits with every amplitude non-zero, is
-                                about 134 MiB).
+                                    largest simulator result, 20 qubits with every amplitude non-zero, is
+                                    about 134 MiB).
 ``QIBOCONNECTION_MAX_ANSWER_BYTES`` largest HTTP answer read, as sent and as decoded (default 128 MiB; the
-                                job record of that result is about 70 MB).
-``QIBOCONNECTION_PROGRESS``     ``0`` turns off the progress line shown while waiting for jobs.
-``QIBOCONNECTION_HTTP2``        ``1`` speaks HTTP/2 where the service offers it (``pip install qiboconnection[http2]``).
+                                    job record of that result is about 70 MB).
+``QIBOCONNECTION_PROGRESS``         ``0`` turns off the progress line shown while waiting for jobs.
+``QIBOCONNECTION_HTTP2``            ``1`` speaks HTTP/2 where the service offers it
+                                    (``pip install qiboconnection[http2]``).
+=================================== ============================================================================
+
+Saved accounts and the command line read ``QIBOCONNECTION_USERNAME``, ``QIBOCONNECTION_API_KEY`` and
+``QIBOCONNECTION_CONFIG_DIR`` (see :mod:`qiboconnection.accounts`).
 """
 
 from __future__ import annotations

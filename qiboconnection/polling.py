@@ -265,6 +265,7 @@ class Rounds:
         return delay
 
     def close(self) -> None:
+        """End the progress line, if one is shown."""
         self._pace.close()
 
 

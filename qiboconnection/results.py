@@ -155,13 +155,31 @@ class QaaSCircuitResult(dict[str, Any]):
 
         ``circuit`` (the qibo Circuit that ran, or its OpenQASM text, such as ``job.description[i]``)
         gives the measurement gates and qubit count; see :func:`qiboconnection.qibo_results.to_qibo`.
+
+        Args:
+            circuit: the circuit that ran (a qibo ``Circuit`` or OpenQASM text).
+
+        Returns:
+            qibo's ``CircuitResult`` (shots and final state), ``MeasurementOutcomes`` (shots only) or
+            ``QuantumState`` (a final state without measurements).
         """
         from qiboconnection.qibo_results import to_qibo
 
         return to_qibo(self, circuit)
 
     def plot(self, *, ax: Any = None, title: str | None = None) -> Any:
-        """A bar chart of the counts, as a matplotlib ``Figure`` (needs ``pip install qiboconnection[plot]``)."""
+        """A bar chart of the counts, as a matplotlib ``Figure`` (needs ``pip install qiboconnection[plot]``).
+
+        Args:
+            ax: a matplotlib ``Axes`` to draw on (default: a new figure).
+            title: the chart's title.
+
+        Returns:
+            The figure drawn on.
+
+        Raises:
+            ImportError: matplotlib is not installed.
+        """
         from qiboconnection.plotting import plot_counts
 
         return plot_counts(self, ax=ax, title=title)
@@ -169,7 +187,17 @@ class QaaSCircuitResult(dict[str, Any]):
     # -- accessors -----------------------------------------------------------------------------
 
     def frequencies(self, binary: bool = True) -> Counter[Any]:
-        """Counts per outcome: bitstring keys (``binary=True``) or integers (first measured qubit most significant)."""
+        """Counts per outcome: bitstring keys (``binary=True``) or integers (first measured qubit most significant).
+
+        Args:
+            binary: key the counts by bitstring (True) or by the integer the bitstring spells (False).
+
+        Returns:
+            A ``Counter`` of outcomes, from the counts (or the samples when there are no counts).
+
+        Raises:
+            KeyError: the result has neither counts nor samples.
+        """
         counts = self._field("counts")
         if isinstance(counts, Mapping):
             table = Counter({str(key): int(value) for key, value in counts.items()})
@@ -208,7 +236,17 @@ class QaaSCircuitResult(dict[str, Any]):
         return {key: value / total for key, value in sorted(counts.items())} if total else {}
 
     def samples(self, binary: bool = True) -> npt.NDArray[np.int64]:
-        """Shots as an integer array of shape ``(nshots, nqubits)`` (or outcome indices if not ``binary``)."""
+        """Shots as an integer array of shape ``(nshots, nqubits)`` (or outcome indices if not ``binary``).
+
+        Args:
+            binary: one row of bits per shot (True), or one outcome index per shot (False).
+
+        Returns:
+            The samples as sent, or rebuilt from the counts (sorted by outcome) when there are none.
+
+        Raises:
+            KeyError: the result has neither samples nor counts.
+        """
         import numpy as np
 
         rows = self._field("samples")
@@ -230,13 +268,32 @@ class QaaSCircuitResult(dict[str, Any]):
         return array @ weights
 
     def state(self, numpy: bool = True) -> npt.NDArray[np.complex128]:
-        """Final state vector (simulators only), ordered by basis index."""
+        """Final state vector (simulators only), ordered by basis index.
+
+        Args:
+            numpy: kept for qibo's signature; the state is always a numpy array.
+
+        Returns:
+            The complex amplitudes of all 2^n basis states, qubit 0 most significant.
+
+        Raises:
+            KeyError: the result has no final state (only simulators return one).
+            ResultDecodeError: the state is malformed or larger than the result size limit.
+        """
         import numpy as np
 
         return self._basis_table("final_state", np.complex128, parse_complex_table, _complex_values)
 
     def state_probabilities(self) -> npt.NDArray[np.float64]:
-        """Probabilities of every basis state of the final state (simulators only), ordered by index."""
+        """Probabilities of every basis state of the final state (simulators only), ordered by index.
+
+        Returns:
+            The probabilities of all 2^n basis states, qubit 0 most significant.
+
+        Raises:
+            KeyError: the result has no final state probabilities (only simulators return them).
+            ResultDecodeError: the table is malformed or larger than the result size limit.
+        """
         import numpy as np
 
         return self._basis_table("final_state_probabilities", np.float64, parse_number_table, _float_values)

@@ -61,29 +61,37 @@ class Session:
 
     @property
     def jobs(self) -> list[Job]:
-        """Jobs launched in this session."""
+        """Jobs launched in this session, oldest first (id, device, type; not their status)."""
         return self._jobs
 
     @property
     def last_job(self) -> Job:
-        """The last job launched in this session."""
+        """The last job launched in this session.
+
+        Raises:
+            IndexError: no job has been launched in this session.
+        """
         if not self._jobs:
             raise IndexError("No job has been launched in this session")
         return self._jobs[-1]
 
     @property
     def last_runcard(self) -> Runcard | None:
-        """The last runcard saved or updated in this session."""
+        """The last runcard saved or updated in this session (None when there is none)."""
         return self._runcard
 
     @property
     def last_calibration(self) -> Calibration | None:
-        """The last calibration saved or updated in this session."""
+        """The last calibration saved or updated in this session (None when there is none)."""
         return self._calibration
 
     @property
     def user_id(self) -> int:
-        """The logged-in user's id (from the access token)."""
+        """The logged-in user's id (from the access token).
+
+        Raises:
+            ValueError: the session is not logged in, or its access token names no user.
+        """
         user_id = self._auth.user_id
         if user_id is None:
             raise ValueError(f"The user id is unknown: {self._no_user_id_reason}")

@@ -107,9 +107,19 @@ class AsyncAPIBase(Session):
         ``QIBOCONNECTION_API_KEY``, else from the saved account ``default`` (whose URL is used when
         ``QUANTUM_SERVICE_URL`` is unset); ``account`` picks another saved account.
 
+        Args:
+            username: the QaaS user name (give ``api_key`` with it).
+            api_key: that user's API key.
+            account: the name of a saved account to log in with (see :meth:`save_account`).
+            settings: overrides the settings read from the environment (and the saved account's URL).
+
+        Returns:
+            The session, logged in.
+
         Raises:
             AuthenticationError: the credentials were refused.
             AccountNotFoundError: no credentials given, in the environment or saved.
+            ConnectionException: the service could not be reached.
         """
         from qiboconnection.accounts import resolve, settings_for
 
@@ -129,6 +139,16 @@ class AsyncAPIBase(Session):
     ) -> None:
         """Save credentials (file mode 0600 in the user's config directory) for ``login()``.
 
+        The credentials are not checked here; the ``qiboconnection login`` command checks them first.
+
+        Args:
+            username: the QaaS user name.
+            api_key: that user's API key.
+            url: the service URL to use with this account (None: ``QUANTUM_SERVICE_URL`` or the hosted
+                service at login).
+            name: the account's name; ``default`` is the one ``login()`` uses without arguments.
+            overwrite: replace an account saved under the same name.
+
         Raises:
             AccountExistsError: ``name`` is taken and ``overwrite`` is False.
             AccountFileError: the accounts file is corrupt.
@@ -139,14 +159,29 @@ class AsyncAPIBase(Session):
 
     @staticmethod
     def list_accounts() -> list[dict[str, Any]]:
-        """The saved accounts as ``{"name", "username", "url"}`` (API keys are never listed)."""
+        """The saved accounts as ``{"name", "username", "url"}`` (API keys are never listed).
+
+        Returns:
+            One dict per saved account, in name order (empty when there is none).
+
+        Raises:
+            AccountFileError: the accounts file is corrupt.
+        """
         from qiboconnection.accounts import list_accounts
 
         return list_accounts()
 
     @staticmethod
     def delete_account(name: str) -> None:
-        """Forget a saved account (AccountNotFoundError when there is none by that name)."""
+        """Forget a saved account (AccountNotFoundError when there is none by that name).
+
+        Args:
+            name: the account's name.
+
+        Raises:
+            AccountNotFoundError: no account is saved under ``name``.
+            AccountFileError: the accounts file is corrupt.
+        """
         from qiboconnection.accounts import delete_account
 
         delete_account(name)
@@ -214,6 +249,9 @@ class AsyncAPIBase(Session):
     async def ping(self) -> str:
         """``"OK"`` when the service is up.
 
+        Returns:
+            The string ``"OK"``.
+
         Raises:
             ConnectionException: the service is not answering, or not as it should.
         """
@@ -224,20 +262,50 @@ class AsyncAPIBase(Session):
         return self._ping_answer(answer)
 
     async def list_devices(self) -> Devices:
-        """Every device (all pages)."""
+        """Every device (all pages).
+
+        Returns:
+            The devices, a sequence of :class:`~qiboconnection.models.devices.Device` that prints as a
+            table.
+
+        Raises:
+            RemoteExecutionException: the service answered with an error.
+            ConnectionException: the service could not be reached.
+        """
         models = await self._pages(list_devices_request)
         self._devices = Devices([device_of(model) for model in models])
         self._device_info.forget()
         return self._devices
 
     async def get_device(self, device_id: int) -> Device:
-        """One device (NotFoundError when there is none with that id)."""
+        """One device (NotFoundError when there is none with that id).
+
+        Args:
+            device_id: the device's id.
+
+        Returns:
+            The device's record, as the service has it now.
+
+        Raises:
+            NotFoundError: there is no device with that id.
+            ConnectionException: the service could not be reached.
+        """
         device = device_of(await self._run(get_device_request(device_id)))
         self._keep_device(device)
         return device
 
     async def select_device_id(self, device_id: int) -> None:
-        """Select the device :meth:`execute` uses when given none (deprecated: pass ``device_id``)."""
+        """Select the device :meth:`execute` uses when given none (deprecated: pass ``device_id``).
+
+        Args:
+            device_id: the device's id.
+
+        Raises:
+            NotFoundError: there is no device with that id.
+
+        Deprecated:
+            Emits a ``DeprecationWarning``; pass ``device_id`` to :meth:`execute` or :meth:`submit`.
+        """
         warnings.warn(
             "select_device_id() is deprecated; pass device_id to execute() instead.",
             DeprecationWarning,
@@ -248,7 +316,15 @@ class AsyncAPIBase(Session):
         logger.info("Device %s selected", device.name)
 
     async def select_device_ids(self, device_ids: list[int]) -> None:
-        """Select the devices :meth:`execute` uses when given none (one job per device)."""
+        """Select the devices :meth:`execute` uses when given none (one job per device).
+
+        Args:
+            device_ids: the devices' ids.
+
+        Raises:
+            NotFoundError: one of the devices does not exist (the selection is then unchanged).
+            TypeError: ``device_ids`` is not a list of ints.
+        """
         devices = [await self.get_device(device_id) for device_id in check_ids(device_ids, "device_ids")]
         self._selected_devices = devices
         logger.info("Devices selected: %s", ", ".join(str(device.name) for device in devices))
@@ -261,11 +337,33 @@ class AsyncAPIBase(Session):
         return device
 
     async def set_device_to_online(self, device_id: int) -> Device:
-        """Put a device online, so it takes remote jobs (admin)."""
+        """Put a device online, so it takes remote jobs (admin).
+
+        Args:
+            device_id: the device's id.
+
+        Returns:
+            The device's record after the change.
+
+        Raises:
+            PermissionDeniedError: the user is not an admin.
+            NotFoundError: there is no device with that id.
+        """
         return await self._set_device_status(device_id, "online")
 
     async def set_device_to_maintenance(self, device_id: int) -> Device:
-        """Put a device into maintenance, so it takes no remote jobs (admin)."""
+        """Put a device into maintenance, so it takes no remote jobs (admin).
+
+        Args:
+            device_id: the device's id.
+
+        Returns:
+            The device's record after the change.
+
+        Raises:
+            PermissionDeniedError: the user is not an admin.
+            NotFoundError: there is no device with that id.
+        """
         return await self._set_device_status(device_id, "maintenance")
 
     # -- jobs ------------------------------------------------------------------------------------------
@@ -284,7 +382,23 @@ class AsyncAPIBase(Session):
     ) -> list[int] | int:
         """Send one program to run: a qibo Circuit (or list of them), a QProgram, annealing args or a VQA.
 
-        Returns the job id when ``device_id`` is given, else the list of job ids (one per device).
+        Give exactly one of ``circuit``, ``qprogram``, ``anneal_program_args`` and ``vqa``. Each device is
+        checked first: it exists, is online and takes ``nshots``.
+
+        Args:
+            circuit: a qibo ``Circuit``, or a list of them run as one job.
+            qprogram: a serialized QProgram (qililab's ``serialize(qprogram)``).
+            anneal_program_args: the arguments of an annealing program, as a dict.
+            vqa: a variational quantum algorithm (:class:`~qiboconnection.typings.vqa.VQA`).
+            nshots: the number of shots.
+            device_ids: run on each of these devices, one job per device.
+            device_id: run on this device (give this or ``device_ids``; with neither, the devices chosen
+                with :meth:`select_device_ids`).
+            name: the job's name.
+            summary: the job's summary.
+
+        Returns:
+            The job id when ``device_id`` is given, else the list of job ids (one per device).
 
         Raises:
             ValueError: no program or several, no device, both device_id and device_ids, bad nshots, a
@@ -390,7 +504,28 @@ class AsyncAPIBase(Session):
         name: str = "-",
         summary: str = "-",
     ) -> AsyncRemoteJob | list[AsyncRemoteJob]:
-        """Like :meth:`execute`, but return job handles: one when ``device_id`` is given, else a list."""
+        """Like :meth:`execute`, but return job handles: one when ``device_id`` is given, else a list.
+
+        Args:
+            circuit: a qibo ``Circuit``, or a list of them run as one job.
+            qprogram: a serialized QProgram.
+            anneal_program_args: the arguments of an annealing program, as a dict.
+            vqa: a variational quantum algorithm.
+            nshots: the number of shots.
+            device_ids: run on each of these devices, one job per device.
+            device_id: run on this device.
+            name: the job's name.
+            summary: the job's summary.
+
+        Returns:
+            A :class:`~qiboconnection.remote_job.AsyncRemoteJob` when ``device_id`` is given, else a list
+            of them (one per device).
+
+        Raises:
+            ValueError: as for :meth:`execute`.
+            NotFoundError: a device does not exist.
+            DeviceNotAvailableError: a device is not online.
+        """
         ids = await self._execute(
             circuit=circuit,
             qprogram=qprogram,
@@ -418,7 +553,19 @@ class AsyncAPIBase(Session):
     ) -> AsyncRemoteJob:
         """Send an OpenQASM 2.0 program as given (after checking that qibo can read it); returns its handle.
 
+        Args:
+            qasm: the program's text.
+            device_id: the device to run it on.
+            nshots: the number of shots.
+            name: the job's name.
+            summary: the job's summary.
+
+        Returns:
+            The job's handle.
+
         Raises:
+            NotFoundError: the device does not exist.
+            DeviceNotAvailableError: the device is not online.
             ValueError: the text is not OpenQASM 2.0 that qibo can read, or bad nshots.
         """
         job_id = await self._execute(
@@ -447,7 +594,21 @@ class AsyncAPIBase(Session):
         return listing
 
     async def get_job(self, job_id: int) -> JobData:
-        """A job's metadata, decoded result (None until completed) and decoded description."""
+        """A job's metadata, decoded result (None until completed) and decoded description.
+
+        A job that ended in error is returned too (with its ``error``), and logged as a warning.
+
+        Args:
+            job_id: the job's id.
+
+        Returns:
+            The job's record, its result decoded (a list of
+            :class:`~qiboconnection.results.QaaSCircuitResult` for a circuit job).
+
+        Raises:
+            NotFoundError: there is no such job (or it is another user's).
+            ResultDecodeError: the result or description cannot be decoded, or is over the size limit.
+        """
         return self._fetched_job(job_id, await self._job_record(job_id))
 
     def _result_of(self, record: dict[str, Any]) -> Any:
@@ -461,7 +622,21 @@ class AsyncAPIBase(Session):
         return job.result
 
     async def get_result(self, job_id: int) -> Any:
-        """A job's decoded result, or None until completed (deprecated: use ``get_job(job_id).result``)."""
+        """A job's decoded result, or None until completed (deprecated: use ``get_job(job_id).result``).
+
+        Args:
+            job_id: the job's id.
+
+        Returns:
+            The decoded result, or None while the job is not completed.
+
+        Raises:
+            JobFailedError: the job ended in error.
+            NotFoundError: there is no such job.
+
+        Deprecated:
+            Emits a ``DeprecationWarning``; use ``get_job(job_id).result`` or a job handle's ``result()``.
+        """
         warnings.warn(
             "get_result() is deprecated; use get_job(job_id).result instead.",
             DeprecationWarning,
@@ -470,7 +645,21 @@ class AsyncAPIBase(Session):
         return self._result_of(await self._job_record(job_id))
 
     async def get_results(self, job_ids: list[int]) -> list[Any]:
-        """Decoded results of several jobs (deprecated: use ``get_job(job_id).result``)."""
+        """Decoded results of several jobs (deprecated: use ``get_job(job_id).result``).
+
+        Args:
+            job_ids: the jobs' ids.
+
+        Returns:
+            Their decoded results in the same order, None for a job not completed yet.
+
+        Raises:
+            JobFailedError: one of the jobs ended in error.
+            NotFoundError: one of the jobs does not exist.
+
+        Deprecated:
+            Emits a ``DeprecationWarning``; use ``get_job(job_id).result`` or :meth:`wait`.
+        """
         warnings.warn(
             "get_results() is deprecated; use get_job(job_id).result instead.",
             DeprecationWarning,
@@ -493,7 +682,21 @@ class AsyncAPIBase(Session):
         Polling starts fast and slows down to one check every ``interval`` seconds (0: as often as the
         polling floor allows).
 
+        Args:
+            circuit: a qibo ``Circuit``, or a list of them run as one job.
+            qprogram: a serialized QProgram.
+            nshots: the number of shots.
+            device_ids: run on each of these devices, one job per device.
+            device_id: run on this device.
+            timeout: the most seconds to wait for the jobs.
+            interval: the longest pause between two checks, in seconds.
+
+        Returns:
+            One decoded result per job, in order (for a circuit job, a list with one
+            :class:`~qiboconnection.results.QaaSCircuitResult` per circuit).
+
         Raises:
+            ValueError: as for :meth:`execute`.
             JobFailedError: a job ended in error (the service's reason is in the message).
             JobTimeoutError: (a ``TimeoutError``) the jobs were not done after ``timeout`` seconds.
         """
@@ -528,8 +731,17 @@ class AsyncAPIBase(Session):
         :data:`WAIT_CONCURRENCY` at a time); see :class:`~qiboconnection.polling.ListingRounds`.
         ``timeout=None`` waits for ever. ``on_update`` is called with a
         :class:`~qiboconnection.polling.JobUpdate` (job id, status, queue position when known) for every
-        change of status seen, once each and in order, as notebooks and progress bars want; the progress
-        line on a terminal stays.
+        change of status (or queue position) seen, once each and in order, as notebooks and progress bars
+        want; the progress line on a terminal stays.
+
+        Args:
+            job_ids: job ids or handles (:class:`~qiboconnection.remote_job.AsyncRemoteJob`).
+            timeout: the most seconds to wait, or None for no limit.
+            interval: the longest pause between two rounds, in seconds.
+            on_update: called with each change of a job's status or queue position seen.
+
+        Returns:
+            The jobs' final records, in the order of ``job_ids``.
 
         Raises:
             JobTimeoutError: (a ``TimeoutError``) some jobs were not final after ``timeout`` seconds.
@@ -558,7 +770,18 @@ class AsyncAPIBase(Session):
         return self._waited_jobs(records, ids)
 
     async def list_jobs(self, favourites: bool = False) -> JobListing:
-        """The user's jobs (all pages), as summaries without results."""
+        """The user's jobs (all pages), as summaries without results.
+
+        Args:
+            favourites: only the jobs marked as favourite.
+
+        Returns:
+            The jobs, a sequence of summaries that prints as a table.
+
+        Raises:
+            TypeError: ``favourites`` is not a bool.
+            ConnectionException: the service could not be reached.
+        """
         if not isinstance(favourites, bool):
             raise TypeError(f"favourites must be a bool, not {type(favourites).__name__}")
 
@@ -573,6 +796,13 @@ class AsyncAPIBase(Session):
 
         A cancel sent again after a lost answer that then meets a 409 succeeds when the job is cancelled:
         the first attempt did it.
+
+        Args:
+            job_id: the job's id.
+
+        Raises:
+            ConflictError: the job has already finished.
+            NotFoundError: there is no such job.
         """
         try:
             await self._run(cancel_job_request(job_id))
@@ -582,7 +812,15 @@ class AsyncAPIBase(Session):
         logger.info("Job %s cancelled", job_id)
 
     async def delete_job(self, job_id: int) -> None:
-        """Delete a job (admin)."""
+        """Delete a job (admin).
+
+        Args:
+            job_id: the job's id.
+
+        Raises:
+            PermissionDeniedError: the user is not an admin.
+            NotFoundError: there is no such job.
+        """
         await self._run(delete_job_request(job_id))
         logger.info("Job %s deleted", job_id)
 
@@ -615,11 +853,25 @@ class AsyncAPIBase(Session):
         timeout. A cancellation or timeout applies to every circuit of its pack. ``timeout`` bounds the
         wait once the jobs are sent (None: no limit); circuits of unfinished jobs get a
         ``JobTimeoutError``. ``interval`` caps the pause between rounds (0: poll at the floor).
-        ``on_update`` is called with each change of a job's status seen, as in :meth:`wait`.
+        ``on_update`` is called with each change of a job's status or queue position seen, as in :meth:`wait`.
+
+        Args:
+            circuits: qibo circuits; an item that is a list of circuits runs as a job of its own.
+            device_id: the device to run them on.
+            nshots: the number of shots of each circuit.
+            max_parallel: the most jobs running, and requests in flight, at once.
+            timeout: the most seconds to wait once the jobs are sent, or None for no limit.
+            interval: the longest pause between two rounds, in seconds.
+            on_update: called with each change of a job's status or queue position seen.
+
+        Returns:
+            One :class:`~qiboconnection.batching.BatchOutcome` per item of ``circuits``, in order.
 
         Raises:
-            NotFoundError / DeviceNotAvailableError: the device does not exist or takes no jobs.
-            ValueError / TypeError: bad arguments.
+            NotFoundError: the device does not exist.
+            DeviceNotAvailableError: the device takes no jobs now.
+            ValueError: ``nshots``, ``max_parallel``, ``timeout`` or ``interval`` out of range.
+            TypeError: ``circuits`` is not a sequence, or an argument has the wrong type.
         """
         limit = check_batch(
             circuits,
@@ -690,7 +942,23 @@ class AsyncAPIBase(Session):
         user_id: int,
         qililab_version: str,
     ) -> int:
-        """Store a runcard (admin); returns its id."""
+        """Store a runcard (admin); returns its id.
+
+        Args:
+            name: the runcard's name.
+            description: what it is for.
+            runcard_dict: the runcard's contents.
+            device_id: the device it belongs to.
+            user_id: the user who stores it.
+            qililab_version: the qililab version it was made with.
+
+        Returns:
+            The stored runcard's id (the record is :attr:`last_runcard`).
+
+        Raises:
+            PermissionDeniedError: the user is not an admin.
+            InvalidRequestError: the service refused the record.
+        """
         from qiboconnection.stored_records import RUNCARD, new_runcard
 
         runcard = new_runcard(name, description, runcard_dict, device_id, user_id, qililab_version)
@@ -698,27 +966,67 @@ class AsyncAPIBase(Session):
         return _stored_id(self._runcard)
 
     async def get_runcard(self, runcard_id: int | None = None, runcard_name: str | None = None) -> Runcard:
-        """A runcard by id or by name (admin)."""
+        """A runcard by id or by name (admin).
+
+        Args:
+            runcard_id: the runcard's id.
+            runcard_name: its name (give the id or the name, not both).
+
+        Returns:
+            The runcard.
+
+        Raises:
+            ValueError: neither an id nor a name was given, or both.
+            NotFoundError: there is no such runcard.
+            PermissionDeniedError: the user is not an admin.
+        """
         from qiboconnection.stored_records import RUNCARD
 
         return RUNCARD.record_of(await self._run(RUNCARD.get(runcard_id, runcard_name)))
 
     async def list_runcards(self) -> list[Runcard]:
-        """Every runcard (admin)."""
+        """Every runcard (admin).
+
+        Returns:
+            The runcards, all pages.
+
+        Raises:
+            PermissionDeniedError: the user is not an admin.
+        """
         from qiboconnection.stored_records import RUNCARD
 
         models = await self._pages(RUNCARD.listing)
         return RUNCARD.records_of(models)
 
     async def update_runcard(self, runcard: Runcard) -> Runcard:
-        """Replace a stored runcard with ``runcard`` (which must have an id) (admin)."""
+        """Replace a stored runcard with ``runcard`` (which must have an id) (admin).
+
+        Args:
+            runcard: the new record, with the id of the one it replaces.
+
+        Returns:
+            The runcard as stored (also :attr:`last_runcard`).
+
+        Raises:
+            ValueError: ``runcard`` has no id.
+            NotFoundError: there is no runcard with that id.
+            PermissionDeniedError: the user is not an admin.
+        """
         from qiboconnection.stored_records import RUNCARD
 
         self._runcard = RUNCARD.record_of(await self._run(RUNCARD.update(runcard)))
         return self._runcard
 
     async def delete_runcard(self, runcard_id: int) -> None:
-        """Delete a runcard (admin)."""
+        """Delete a runcard (admin).
+
+        Args:
+            runcard_id: the runcard's id.
+
+        Raises:
+            NotFoundError: there is no runcard with that id.
+            PermissionDeniedError: the user is not an admin.
+        """
         from qiboconnection.stored_records import RUNCARD
 
         await self._run(RUNCARD.delete(runcard_id))
@@ -735,7 +1043,23 @@ class AsyncAPIBase(Session):
         user_id: int,
         qililab_version: str,
     ) -> int:
-        """Store a calibration (admin); returns its id."""
+        """Store a calibration (admin); returns its id.
+
+        Args:
+            name: the calibration's name.
+            description: what it is for.
+            calibration_serialized: the serialized calibration.
+            device_id: the device it belongs to.
+            user_id: the user who stores it.
+            qililab_version: the qililab version it was made with.
+
+        Returns:
+            The stored calibration's id (the record is :attr:`last_calibration`).
+
+        Raises:
+            PermissionDeniedError: the user is not an admin.
+            InvalidRequestError: the service refused the record.
+        """
         from qiboconnection.stored_records import CALIBRATION, new_calibration
 
         calibration = new_calibration(
@@ -747,27 +1071,67 @@ class AsyncAPIBase(Session):
     async def get_calibration(
         self, calibration_id: int | None = None, calibration_name: str | None = None
     ) -> Calibration:
-        """A calibration by id or by name (admin)."""
+        """A calibration by id or by name (admin).
+
+        Args:
+            calibration_id: the calibration's id.
+            calibration_name: its name (give the id or the name, not both).
+
+        Returns:
+            The calibration.
+
+        Raises:
+            ValueError: neither an id nor a name was given, or both.
+            NotFoundError: there is no such calibration.
+            PermissionDeniedError: the user is not an admin.
+        """
         from qiboconnection.stored_records import CALIBRATION
 
         return CALIBRATION.record_of(await self._run(CALIBRATION.get(calibration_id, calibration_name)))
 
     async def list_calibrations(self) -> list[Calibration]:
-        """Every calibration (admin)."""
+        """Every calibration (admin).
+
+        Returns:
+            The calibrations, all pages.
+
+        Raises:
+            PermissionDeniedError: the user is not an admin.
+        """
         from qiboconnection.stored_records import CALIBRATION
 
         models = await self._pages(CALIBRATION.listing)
         return CALIBRATION.records_of(models)
 
     async def update_calibration(self, calibration: Calibration) -> Calibration:
-        """Replace a stored calibration with ``calibration`` (which must have an id) (admin)."""
+        """Replace a stored calibration with ``calibration`` (which must have an id) (admin).
+
+        Args:
+            calibration: the new record, with the id of the one it replaces.
+
+        Returns:
+            The calibration as stored (also :attr:`last_calibration`).
+
+        Raises:
+            ValueError: ``calibration`` has no id.
+            NotFoundError: there is no calibration with that id.
+            PermissionDeniedError: the user is not an admin.
+        """
         from qiboconnection.stored_records import CALIBRATION
 
         self._calibration = CALIBRATION.record_of(await self._run(CALIBRATION.update(calibration)))
         return self._calibration
 
     async def delete_calibration(self, calibration_id: int) -> None:
-        """Delete a calibration (admin)."""
+        """Delete a calibration (admin).
+
+        Args:
+            calibration_id: the calibration's id.
+
+        Raises:
+            NotFoundError: there is no calibration with that id.
+            PermissionDeniedError: the user is not an admin.
+        """
         from qiboconnection.stored_records import CALIBRATION
 
         await self._run(CALIBRATION.delete(calibration_id))

@@ -25,12 +25,28 @@ class AsyncRemoteJob(JobState):
         self._api = api
 
     async def refresh(self) -> AsyncRemoteJob:
-        """Fetch the job's current record (see :attr:`data`); returns the handle."""
+        """Fetch the job's current record (see :attr:`data`); returns the handle.
+
+        Returns:
+            This handle, with :attr:`data`, :attr:`last_status` and :attr:`queue_position` updated.
+
+        Raises:
+            NotFoundError: the job no longer exists.
+            ConnectionException: the service could not be reached.
+        """
         self._keep(await self._api.get_job(self._id))
         return self
 
     async def status(self) -> str:
-        """The job's current status, fetched from the service."""
+        """The job's current status, fetched from the service.
+
+        Returns:
+            ``queued``, ``pending``, ``running``, ``completed``, ``error`` or ``cancelled`` (or a newer
+            status the service may add).
+
+        Raises:
+            NotFoundError: the job no longer exists.
+        """
         await self.refresh()
         return str(self.last_status)
 
@@ -42,7 +58,16 @@ class AsyncRemoteJob(JobState):
     ) -> JobData:
         """Wait until the job is final (``timeout`` None waits for ever); returns its record.
 
-        ``on_update`` is called with each change of the job's status seen (see ``wait`` of the session).
+        ``on_update`` is called with each change of the job's status or queue position seen (see ``wait``
+        of the session).
+
+        Args:
+            timeout: the most seconds to wait, or None for no limit.
+            interval: the longest pause between two checks, in seconds.
+            on_update: called with a :class:`~qiboconnection.polling.JobUpdate` for each change seen.
+
+        Returns:
+            The job's final record (completed, error or cancelled).
 
         Raises:
             JobTimeoutError: (a ``TimeoutError``) the job was not final after ``timeout`` seconds.
@@ -55,6 +80,14 @@ class AsyncRemoteJob(JobState):
     async def result(self, timeout: float | None = None, interval: float = DEFAULT_INTERVAL) -> Any:
         """The decoded result, waiting for it if needed.
 
+        Args:
+            timeout: the most seconds to wait, or None for no limit.
+            interval: the longest pause between two checks, in seconds.
+
+        Returns:
+            The decoded result: for a circuit job, a list with one
+            :class:`~qiboconnection.results.QaaSCircuitResult` per circuit.
+
         Raises:
             JobFailedError: the job ended in error (the service's reason is in the message) or was cancelled.
             JobTimeoutError: the job was not final after ``timeout`` seconds.
@@ -63,6 +96,10 @@ class AsyncRemoteJob(JobState):
         return result_of_job(await self.wait(timeout=timeout, interval=interval))
 
     async def cancel(self) -> None:
-        """Cancel the job (ConflictError if it already finished)."""
+        """Cancel the job (ConflictError if it already finished).
+
+        Raises:
+            ConflictError: the job has already finished.
+        """
         await self._api.cancel_job(self._id)
         self._forget()

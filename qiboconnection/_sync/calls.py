@@ -43,10 +43,14 @@ class Page(Protocol[_Item_co]):
     """A page of a listing, as the generated models give it."""
 
     @property
-    def items(self) -> Sequence[_Item_co]: ...
+    def items(self) -> Sequence[_Item_co]:
+        """The records on this page."""
+        ...
 
     @property
-    def links(self) -> PageLinks: ...
+    def links(self) -> PageLinks:
+        """Links to the other pages (``next_`` names no page on the last one)."""
+        ...
 
 
 def attempt(client: Client, request: Request[_T], timeout: float) -> _T:

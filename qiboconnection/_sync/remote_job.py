@@ -27,12 +27,28 @@ class RemoteJob(JobState):
         self._api = api
 
     def refresh(self) -> RemoteJob:
-        """Fetch the job's current record (see :attr:`data`); returns the handle."""
+        """Fetch the job's current record (see :attr:`data`); returns the handle.
+
+        Returns:
+            This handle, with :attr:`data`, :attr:`last_status` and :attr:`queue_position` updated.
+
+        Raises:
+            NotFoundError: the job no longer exists.
+            ConnectionException: the service could not be reached.
+        """
         self._keep(self._api.get_job(self._id))
         return self
 
     def status(self) -> str:
-        """The job's current status, fetched from the service."""
+        """The job's current status, fetched from the service.
+
+        Returns:
+            ``queued``, ``pending``, ``running``, ``completed``, ``error`` or ``cancelled`` (or a newer
+            status the service may add).
+
+        Raises:
+            NotFoundError: the job no longer exists.
+        """
         self.refresh()
         return str(self.last_status)
 
@@ -44,7 +60,16 @@ class RemoteJob(JobState):
     ) -> JobData:
         """Wait until the job is final (``timeout`` None waits for ever); returns its record.
 
-        ``on_update`` is called with each change of the job's status seen (see ``wait`` of the session).
+        ``on_update`` is called with each change of the job's status or queue position seen (see ``wait``
+        of the session).
+
+        Args:
+            timeout: the most seconds to wait, or None for no limit.
+            interval: the longest pause between two checks, in seconds.
+            on_update: called with a :class:`~qiboconnection.polling.JobUpdate` for each change seen.
+
+        Returns:
+            The job's final record (completed, error or cancelled).
 
         Raises:
             JobTimeoutError: (a ``TimeoutError``) the job was not final after ``timeout`` seconds.
@@ -57,6 +82,14 @@ class RemoteJob(JobState):
     def result(self, timeout: float | None = None, interval: float = DEFAULT_INTERVAL) -> Any:
         """The decoded result, waiting for it if needed.
 
+        Args:
+            timeout: the most seconds to wait, or None for no limit.
+            interval: the longest pause between two checks, in seconds.
+
+        Returns:
+            The decoded result: for a circuit job, a list with one
+            :class:`~qiboconnection.results.QaaSCircuitResult` per circuit.
+
         Raises:
             JobFailedError: the job ended in error (the service's reason is in the message) or was cancelled.
             JobTimeoutError: the job was not final after ``timeout`` seconds.
@@ -65,6 +98,10 @@ class RemoteJob(JobState):
         return result_of_job(self.wait(timeout=timeout, interval=interval))
 
     def cancel(self) -> None:
-        """Cancel the job (ConflictError if it already finished)."""
+        """Cancel the job (ConflictError if it already finished).
+
+        Raises:
+            ConflictError: the job has already finished.
+        """
         self._api.cancel_job(self._id)
         self._forget()
