@@ -148,14 +148,15 @@ UpdateHook = Callable[[JobUpdate], object]
 
 
 class Watch:
-    """Calls a hook with every change of status (or queue position) seen in the records of a wait, once
-    each, in the order seen; the first sight of a job counts as a change."""
+    """Calls a hook with every change of status seen in the records of a wait, once each, in the order
+    seen; the first sight of a job counts as a change. Each :class:`JobUpdate` carries the queue position
+    the record gave with that status (a position moving within one status is not a change)."""
 
     def __init__(self, hook: UpdateHook) -> None:
         if not callable(hook):
             raise TypeError(f"on_update must be callable, not {type(hook).__name__}")
         self._hook = hook
-        self._last: dict[int, tuple[str, int | None]] = {}
+        self._last: dict[int, str] = {}
 
     def observe(self, records: Mapping[int, Record]) -> None:
         """Take a round's records (in job order) and report what changed."""
@@ -163,16 +164,12 @@ class Watch:
             if record is FETCH_FAILED or not isinstance(record, Mapping):
                 continue
             status = record.get("status")
-            if not isinstance(status, str):
+            if not isinstance(status, str) or self._last.get(job_id) == status:
                 continue
+            self._last[job_id] = status
             position = record.get("queue_position")
-            position = position if isinstance(position, int) and not isinstance(position, bool) else None
-            if is_final(status):
-                position = None
-            seen = (status, position)
-            if self._last.get(job_id) != seen:
-                self._last[job_id] = seen
-                self._hook(JobUpdate(job_id, status, position))
+            known = isinstance(position, int) and not isinstance(position, bool) and not is_final(status)
+            self._hook(JobUpdate(job_id, status, position if known else None))
 
 
 def _settled(entry: Record | BaseException) -> bool:

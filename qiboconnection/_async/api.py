@@ -731,14 +731,14 @@ class AsyncAPIBase(Session):
         :data:`WAIT_CONCURRENCY` at a time); see :class:`~qiboconnection.polling.ListingRounds`.
         ``timeout=None`` waits for ever. ``on_update`` is called with a
         :class:`~qiboconnection.polling.JobUpdate` (job id, status, queue position when known) for every
-        change of status (or queue position) seen, once each and in order, as notebooks and progress bars
+        change of status seen, once each and in order, as notebooks and progress bars
         want; the progress line on a terminal stays.
 
         Args:
             job_ids: job ids or handles (:class:`~qiboconnection.remote_job.AsyncRemoteJob`).
             timeout: the most seconds to wait, or None for no limit.
             interval: the longest pause between two rounds, in seconds.
-            on_update: called with each change of a job's status or queue position seen.
+            on_update: called with each change of a job's status seen.
 
         Returns:
             The jobs' final records, in the order of ``job_ids``.
@@ -853,7 +853,7 @@ class AsyncAPIBase(Session):
         timeout. A cancellation or timeout applies to every circuit of its pack. ``timeout`` bounds the
         wait once the jobs are sent (None: no limit); circuits of unfinished jobs get a
         ``JobTimeoutError``. ``interval`` caps the pause between rounds (0: poll at the floor).
-        ``on_update`` is called with each change of a job's status or queue position seen, as in :meth:`wait`.
+        ``on_update`` is called with each change of a job's status seen, as in :meth:`wait`.
 
         Args:
             circuits: qibo circuits; an item that is a list of circuits runs as a job of its own.
@@ -862,7 +862,7 @@ class AsyncAPIBase(Session):
             max_parallel: the most jobs running, and requests in flight, at once.
             timeout: the most seconds to wait once the jobs are sent, or None for no limit.
             interval: the longest pause between two rounds, in seconds.
-            on_update: called with each change of a job's status or queue position seen.
+            on_update: called with each change of a job's status seen.
 
         Returns:
             One :class:`~qiboconnection.batching.BatchOutcome` per item of ``circuits``, in order.

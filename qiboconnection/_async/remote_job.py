@@ -58,7 +58,7 @@ class AsyncRemoteJob(JobState):
     ) -> JobData:
         """Wait until the job is final (``timeout`` None waits for ever); returns its record.
 
-        ``on_update`` is called with each change of the job's status or queue position seen (see ``wait``
+        ``on_update`` is called with each change of the job's status seen (see ``wait``
         of the session).
 
         Args:

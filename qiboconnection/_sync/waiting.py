@@ -58,7 +58,7 @@ def wait_rounds(
 ) -> dict[int, Record | BaseException]:
     """Poll in rounds (each asks only about jobs not yet final) until all are final; the last entries.
 
-    ``on_update`` is called with each change of a job's status or queue position seen (see
+    ``on_update`` is called with each change of a job's status seen (see
     :class:`~qiboconnection.polling.Watch`).
 
     Raises:

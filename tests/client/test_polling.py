@@ -153,3 +153,25 @@ def test_pools_keep_order_bound_concurrency_and_raise_the_first_error() -> None:
     most = 0
     asyncio.run(run())
     assert most == 3
+
+
+def test_watch_reports_each_status_once_with_the_queue_position_of_that_moment() -> None:
+    from qiboconnection.polling import FETCH_FAILED, JobUpdate, Watch
+
+    seen: list[JobUpdate] = []
+    watch = Watch(seen.append)
+    rounds = [
+        {1: {"status": "queued", "queue_position": 3}, 2: {"status": "queued", "queue_position": 4}},
+        {1: {"status": "queued", "queue_position": 1}, 2: FETCH_FAILED},
+        {1: {"status": "running", "queue_position": 0}, 2: {"status": "queued", "queue_position": 2}},
+        {1: {"status": "completed", "queue_position": 0}, 2: {"status": "error"}},
+    ]
+    for records in rounds:
+        watch.observe(records)
+    assert seen == [
+        JobUpdate(1, "queued", 3),
+        JobUpdate(2, "queued", 4),
+        JobUpdate(1, "running", 0),
+        JobUpdate(1, "completed", None),
+        JobUpdate(2, "error", None),
+    ]
