@@ -53,6 +53,10 @@ class ServerConfig:
     client address to ``login_address_failure_limit`` within ``login_failure_window`` seconds; at most
     ``login_throttle_max_names`` keys of each kind are remembered.
 
+    ``workers`` job worker processes run jobs, each at most ``job_time_limit`` seconds and with at most
+    ``job_memory_limit`` bytes of memory beyond what a warm worker holds; a job past either ends
+    ``error`` saying which. With ``workers=0`` jobs are stored and stay queued.
+
     ``link_latency`` (seconds) delays every API request by that much, as a network round trip to a
     distant service would, for measuring clients the way remote users feel them.
     ``fault_rate`` > 0 turns on fault injection (see :mod:`qiboconnection.server.faults`): that share
@@ -62,6 +66,8 @@ class ServerConfig:
     db_path: str | Path = ":memory:"
     users: tuple[UserSpec, ...] = ()
     workers: int = 2
+    job_time_limit: float = 600.0
+    job_memory_limit: int = 4 * 1024**3
     access_token_lifetime: int = 3600
     refresh_token_lifetime: int = 30 * 24 * 3600
     assertion_max_age: int = 600
@@ -84,6 +90,8 @@ class ServerConfig:
     def __post_init__(self) -> None:
         if self.workers < 0:
             raise ValueError("workers must be >= 0")
+        if not self.job_time_limit > 0 or self.job_memory_limit <= 0:
+            raise ValueError("job_time_limit and job_memory_limit must be positive")
         if self.access_token_lifetime <= 0 or self.refresh_token_lifetime <= 0:
             raise ValueError("token lifetimes must be positive")
         if self.login_failure_limit < 1 or self.login_address_failure_limit < 1:

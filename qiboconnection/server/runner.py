@@ -67,6 +67,8 @@ def run_server(
             app.close()
             raise RuntimeError("the QaaS server did not start")
         time.sleep(0.01)
+    if not app.wait_ready(startup_timeout):
+        logger.warning("the job workers were not warm within %s s; jobs wait for them", startup_timeout)
     url = f"http://{host}:{bound_port}"
     logger.info("serving on %s", url)
     try:

@@ -106,6 +106,25 @@ def run_prepared(
     return [program.sample(nshots, with_state) for program in programs]
 
 
+def is_prepared(qasm: str) -> bool:
+    """Whether ``qasm`` is in this process's cache of prepared programs."""
+    return _programs.get(qasm) is not None
+
+
+def prepared_state(qasm: str, max_weight: int) -> Any:
+    """The prepared fixed state of ``qasm`` if this process holds one weighing at most ``max_weight``."""
+    program = _programs.get(qasm)
+    if isinstance(program, _FixedState) and program.weight <= max_weight:
+        return program
+    return None
+
+
+def remember(qasm: str, program: Any) -> None:
+    """Keep a fixed state prepared elsewhere (a worker process), so this process can draw from it."""
+    if isinstance(program, _FixedState):
+        _programs.put(qasm, program)
+
+
 class _FixedState:
     """A program whose final state does not depend on chance: only its measurements are sampled.
 
