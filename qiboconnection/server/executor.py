@@ -15,6 +15,7 @@ process and starts a fresh one in its slot; the memory the job held goes back to
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import multiprocessing
 import signal
@@ -24,13 +25,15 @@ from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass
-from multiprocessing.connection import Connection, wait
+from multiprocessing.connection import wait
 from typing import Any, Protocol
 
 from qiboconnection.server.worker import JobSpec, Outcome, worker_main
 
 logger = logging.getLogger("qiboconnection.server.executor")
 
+#: Workers in a row that end before they are ready, after which the executor stops starting them.
+MAX_FAILED_STARTS = 3
 #: Modules the forkserver imports once, so that every worker forked from it starts with them.
 PRELOADED = ["numpy", "qibo", "qiboconnection.server.worker"]
 
@@ -158,6 +161,8 @@ class ProcessExecutor:
         self._wake_read, self._wake = self._context.Pipe(duplex=False)
         self._thread: threading.Thread | None = None
         self._stopping = False
+        self._failed_starts = 0
+        self._broken: str | None = None
 
     @property
     def capacity(self) -> int:
@@ -180,16 +185,18 @@ class ProcessExecutor:
         with self._ready:
             while not all(slot.ready for slot in self._slots):
                 left = deadline - time.monotonic()
-                if left <= 0 or self._stopping:
+                if left <= 0 or self._stopping or self._broken is not None:
                     return False
                 self._ready.wait(left)
-            return True
+            return self._broken is None
 
     def pids(self) -> dict[int, int | None]:
         """The process id of each worker, and the id of the job it runs (None when idle)."""
         with self._lock:
             return {
-                slot.pid: slot.job.job_id if slot.job else None for slot in self._slots if slot.pid is not None
+                slot.pid: slot.job.job_id if slot.job else None
+                for slot in self._slots
+                if slot.pid is not None
             }
 
     def submit(self, job: JobSpec) -> Future[Outcome]:
@@ -197,6 +204,9 @@ class ProcessExecutor:
         with self._lock:
             if self._stopping:
                 future.set_result(Outcome("interrupted"))
+                return future
+            if self._broken is not None:
+                future.set_result(Outcome("error", error=self._broken))
                 return future
             self._pending.append((job, future))
         self._poke()
@@ -236,10 +246,8 @@ class ProcessExecutor:
 
     # the watching thread
     def _poke(self) -> None:
-        try:
+        with contextlib.suppress(OSError):  # stopped meanwhile: the thread has ended
             self._wake.send_bytes(b"")
-        except OSError:
-            pass  # stopped meanwhile; the thread has ended
 
     def _watch(self) -> None:
         while True:
@@ -257,7 +265,8 @@ class ProcessExecutor:
                 while self._wake_read.poll():
                     self._wake_read.recv_bytes()
             for slot in slots:
-                if slot.conn in ready or slot.process.sentinel in ready:
+                current = slot in self._slots  # not replaced or given up on meanwhile
+                if current and (slot.conn in ready or slot.process.sentinel in ready):
                     self._receive(slot)
             self._enforce()
             self._dispatch()
@@ -269,26 +278,53 @@ class ProcessExecutor:
                 message = slot.conn.recv()
                 if message[0] == "ready":
                     with self._ready:
+                        self._failed_starts = 0
                         slot.ready = True
                         self._ready.notify_all()
                 elif message[0] == "done":
                     _, job_id, outcome, retire = message
+                    if retire:
+                        self._replace(slot)
                     self._resolve(slot, job_id, outcome)
                     if retire:
-                        self._replace(slot, kill=False)
                         return
         except (EOFError, OSError):
             pass
         if slot.process.exitcode is None and slot.process.is_alive():
             return
         how = _how_it_ended(slot.process.exitcode)
-        if slot.job is not None:
+        if not slot.ready:
+            self._failed_starts += 1
+            if self._failed_starts >= MAX_FAILED_STARTS:
+                self._break(f"The server's job workers cannot start (the last one ended {how}).")
+                return
+            logger.warning("a worker process ended %s while starting; starting another", how)
+        elif slot.job is not None:
             logger.warning("the worker process of job %d ended %s", slot.job.job_id, how)
             reason = f"The worker process running the job ended unexpectedly ({how})."
-            self._resolve(slot, slot.job.job_id, Outcome("error", error=reason))
+            job_id = slot.job.job_id
+            self._replace(slot)
+            self._resolve(slot, job_id, Outcome("error", error=reason))
+            return
         else:
             logger.warning("an idle worker process ended %s; starting another", how)
-        self._replace(slot, kill=True)
+        self._replace(slot)
+
+    def _break(self, reason: str) -> None:
+        """Give up on starting workers: every job here, and every job submitted later, ends ``error``."""
+        logger.error("%s Jobs end in error until the server is restarted.", reason)
+        with self._ready:
+            self._broken = reason
+            slots, self._slots = self._slots, []
+            pending = list(self._pending)
+            self._pending.clear()
+            self._ready.notify_all()
+        for slot in slots:
+            if slot.future is not None:
+                slot.future.set_result(Outcome("error", error=reason))
+            slot.end(kill=True)
+        for _, future in pending:
+            future.set_result(Outcome("error", error=reason))
 
     def _resolve(self, slot: _Slot, job_id: int, outcome: Outcome) -> None:
         with self._lock:
@@ -298,12 +334,17 @@ class ProcessExecutor:
         if future is not None and not future.done():
             future.set_result(outcome)
 
-    def _replace(self, slot: _Slot, kill: bool) -> None:
-        """End ``slot``'s process and start a fresh worker in its place."""
-        slot.end(kill)
+    def _replace(self, slot: _Slot) -> None:
+        """Kill ``slot``'s process and start a fresh worker in its place.
+
+        The old process is reaped by a thread of its own: tearing down a large address space takes a
+        while, and this thread has the fresh worker's first message to read meanwhile.
+        """
+        slot.process.kill()
         fresh = _Slot(self._context, self._limits.memory)
         with self._lock:
             self._slots[self._slots.index(slot)] = fresh
+        threading.Thread(target=slot.end, args=(True,), name="qaas-reaper", daemon=True).start()
 
     def _enforce(self) -> None:
         """Stop the jobs that were cancelled or ran past the time limit."""
@@ -335,10 +376,10 @@ class ProcessExecutor:
             future.set_result(outcome)
         for slot, outcome in stopped:
             assert slot.job is not None
-            logger.info("stopping job %d: %s", slot.job.job_id, outcome.error)
-            slot.process.kill()
-            self._resolve(slot, slot.job.job_id, outcome)
-            self._replace(slot, kill=True)
+            job_id = slot.job.job_id
+            logger.info("stopping job %d: %s", job_id, outcome.error)
+            self._replace(slot)
+            self._resolve(slot, job_id, outcome)
 
     def _dispatch(self) -> None:
         """Send waiting jobs to idle workers."""
@@ -357,7 +398,7 @@ class ProcessExecutor:
                 with self._lock:
                     slot.job, slot.future = None, None
                     self._pending.appendleft((spec, future))
-                self._replace(slot, kill=True)
+                self._replace(slot)
 
 
 ExecutorFactory = Callable[[int, Limits], Executor]

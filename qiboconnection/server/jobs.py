@@ -138,7 +138,10 @@ class JobManager:
             executor.start()
             for index in range(executor.capacity):
                 thread = threading.Thread(
-                    target=self._dispatch, args=(executor, self._queue), name=f"qaas-dispatch-{index}", daemon=True
+                    target=self._dispatch,
+                    args=(executor, self._queue),
+                    name=f"qaas-dispatch-{index}",
+                    daemon=True,
                 )
                 thread.start()
                 self._threads.append(thread)

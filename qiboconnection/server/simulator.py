@@ -1,6 +1,7 @@
 """Running jobs: circuits on qibo's numpy simulator, other job types by a documented echo.
 
-qibo is imported on first use, inside a worker thread, never on the request path.
+qibo is imported on first use, in a job worker process (see :mod:`~qiboconnection.server.worker`), never on
+the request path; the server process itself only draws shots from small prepared programs.
 
 Programs are prepared once per OpenQASM text and kept in a bounded cache: parsing is most of the
 cost of a small job. A program whose final state is certain (no collapsing measurement, no noise, at

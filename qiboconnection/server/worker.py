@@ -10,8 +10,10 @@ SIGKILL, the lifeline reads end-of-file and the worker exits at once, in the mid
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
+import signal
 import threading
 import time
 from dataclasses import dataclass
@@ -69,7 +71,9 @@ def run_job(spec: JobSpec, memory_limit: int | None = None) -> tuple[Outcome, bo
         if spec.job_type == "circuit":
             qasms = [qasm for qasm in payload if isinstance(qasm, str)] if isinstance(payload, list) else []
             known = {qasm for qasm in qasms if simulator.is_prepared(qasm)}
-            entries: Any = simulator.run_circuits(payload, spec.number_shots, spec.max_qubits, spec.with_state)
+            entries: Any = simulator.run_circuits(
+                payload, spec.number_shots, spec.max_qubits, spec.with_state
+            )
         else:
             entries = simulator.echo_result(spec.job_type, payload, envelope, spec.number_shots)
         outcome = Outcome("completed", result=encode_result(entries))
@@ -117,7 +121,7 @@ def _limit_memory(extra: int) -> None:
     """Cap this process's address space at what it maps now plus ``extra`` bytes."""
     import resource
 
-    soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+    _soft, hard = resource.getrlimit(resource.RLIMIT_AS)
     wanted = _address_space() + extra
     if hard != resource.RLIM_INFINITY:
         wanted = min(wanted, hard)
@@ -126,15 +130,15 @@ def _limit_memory(extra: int) -> None:
 
 def _watch(lifeline: Connection) -> None:
     """Exit the process once the server's end of the lifeline is closed."""
-    try:
+    with contextlib.suppress(EOFError, OSError):
         lifeline.recv_bytes()
-    except (EOFError, OSError):
-        pass
     os._exit(0)
 
 
 def worker_main(conn: Connection, lifeline: Connection, memory_limit: int) -> None:
     """The body of a worker process (see the module's description)."""
+    # Ctrl-C reaches the whole process group; the server, not the terminal, ends its workers.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     threading.Thread(target=_watch, args=(lifeline,), name="qaas-lifeline", daemon=True).start()
     warm()
     if memory_limit > 0:
@@ -151,6 +155,13 @@ def worker_main(conn: Connection, lifeline: Connection, memory_limit: int) -> No
         try:
             conn.send(("done", spec.job_id, outcome, retire))
         except MemoryError:
-            conn.send(("done", spec.job_id, Outcome("error", error="The job's result needed too much memory."), True))
+            conn.send(
+                (
+                    "done",
+                    spec.job_id,
+                    Outcome("error", error="The job's result needed too much memory."),
+                    True,
+                )
+            )
         if retire:
             return
