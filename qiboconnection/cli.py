@@ -167,6 +167,7 @@ def _serve(args: argparse.Namespace) -> int:
     # nothing here uses that client, so this command (an application) keeps the warning off its output.
     warnings.filterwarnings("ignore", message=r"Using `httpx` with `starlette\.testclient` is deprecated")
     from qiboconnection.server.app import create_app
+    from qiboconnection.server.connections import protocol_with_head_deadline
 
     config = ServerConfig(
         db_path=db,
@@ -218,7 +219,13 @@ def _serve(args: argparse.Namespace) -> int:
     out.write(f"export QUANTUM_SERVICE_URL={url}\n")
     out.flush()
     server = uvicorn.Server(
-        uvicorn.Config(app, log_level=args.log_level, lifespan="on", access_log=args.log_level == "debug")
+        uvicorn.Config(
+            app,
+            log_level=args.log_level,
+            lifespan="on",
+            access_log=args.log_level == "debug",
+            http=protocol_with_head_deadline(config.request_head_timeout),
+        )
     )
     # uvicorn re-raises the signal that stopped it once it has shut down; both Ctrl-C and SIGTERM
     # are the normal way to stop a server, so they end here with the database closed cleanly.

@@ -57,6 +57,9 @@ class ServerConfig:
     ``job_memory_limit`` bytes of memory beyond what a warm worker holds; a job past either ends
     ``error`` saying which. With ``workers=0`` jobs are stored and stay queued.
 
+    A connection that has not sent a whole request head ``request_head_timeout`` seconds after it
+    opened, or after its last response, is closed.
+
     ``link_latency`` (seconds) delays every API request by that much, as a network round trip to a
     distant service would, for measuring clients the way remote users feel them.
     ``fault_rate`` > 0 turns on fault injection (see :mod:`qiboconnection.server.faults`): that share
@@ -84,6 +87,7 @@ class ServerConfig:
     fault_max_latency: float = 0.2
     fault_retry_after: int = 1
     link_latency: float = 0.0
+    request_head_timeout: float = 10.0
     kdf_cost: int = 2**14
     spec_path: Path | None = None
 
@@ -96,6 +100,8 @@ class ServerConfig:
             raise ValueError("token lifetimes must be positive")
         if self.login_failure_limit < 1 or self.login_address_failure_limit < 1:
             raise ValueError("login failure limits must be at least 1")
+        if not self.request_head_timeout > 0:
+            raise ValueError("request_head_timeout must be positive")
         if not 0.0 <= self.link_latency <= 10.0:
             raise ValueError("link_latency must be between 0 and 10 seconds")
         object.__setattr__(self, "fault_kinds", tuple(self.fault_kinds))

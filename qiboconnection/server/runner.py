@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from qiboconnection.server.app import QaasApp, create_app
 from qiboconnection.server.config import ServerConfig
+from qiboconnection.server.connections import protocol_with_head_deadline
 
 logger = logging.getLogger("qiboconnection.server.runner")
 
@@ -54,6 +55,7 @@ def run_server(
             lifespan="on",
             access_log=False,
             timeout_graceful_shutdown=5,
+            http=protocol_with_head_deadline(app.config.request_head_timeout),
         )
     )
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name="qaas-server", daemon=True)
