@@ -225,8 +225,12 @@ class JobManager:
                 continue
             if job is None:
                 continue  # cancelled or deleted while queued
-            outcome = executor.submit(self._spec(job)).result()
-            self._store_outcome(job_id, outcome)
+            future = executor.submit(self._spec(job))
+            # A cancel that came between the claim and the submission found nothing to stop.
+            meta = self._store.job_meta(job_id)
+            if meta is None or meta["status"] != "running":
+                executor.cancel(job_id, DELETED_REASON if meta is None else CANCELLED_REASON)
+            self._store_outcome(job_id, future.result())
 
     def _spec(self, job: dict[str, Any]) -> JobSpec:
         max_qubits, with_state = _circuit_settings(self._store.device_settings(job["device_id"]) or {})
