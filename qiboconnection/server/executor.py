@@ -250,6 +250,13 @@ class ProcessExecutor:
             self._wake.send_bytes(b"")
 
     def _watch(self) -> None:
+        try:
+            self._watch_loop()
+        except Exception as exc:  # a worker could not be started: say so rather than hang every job
+            logger.exception("the executor's watching thread failed")
+            self._break(f"The server's job workers failed: {type(exc).__name__}: {exc}.")
+
+    def _watch_loop(self) -> None:
         while True:
             with self._lock:
                 if self._stopping:

@@ -49,6 +49,8 @@ JSON = {"Content-Type": "application/json"}
 # Token and submission answers tell clients that a resent submission with the same key is safe here.
 IDEMPOTENT_JSON = {**JSON, "X-Idempotency-Keys": "honoured"}
 API_PREFIX = "/api/v1"
+# Descriptions this short are decoded on the event loop; longer ones in a thread.
+INLINE_DESCRIPTION_MAX = 4096
 # Only descriptions this short may be drawn on the event loop (longer ones go to a worker at once).
 PREPARED_DESCRIPTION_MAX = 64 * 1024
 # Verifying an unknown username against this keeps failed logins as slow as wrong keys.
@@ -316,7 +318,9 @@ class Handlers:
     async def submit(self, claims: dict[str, Any], body: dict[str, Any], key: str | None) -> Response:
         """Store and queue the job ``body`` describes for the caller of ``claims``.
 
-        The description is decoded and checked in a thread: it may inflate to tens of megabytes.
+        A description longer than :data:`INLINE_DESCRIPTION_MAX` is decoded and checked in a thread: it
+        may inflate to tens of megabytes. Shorter ones (a few megabytes at most once inflated) are
+        checked here, which costs less than the hop to a thread.
         """
         user_id = claims["user_id"]
         if body.get("user_id") is not None and body["user_id"] != user_id:
@@ -330,7 +334,10 @@ class Handlers:
             "name": body.get("name") or "-",
             "summary": body.get("summary") or "-",
         }
-        device, payload, request_hash = await asyncio.to_thread(self._check_submission, fields, key)
+        if len(fields["description"]) <= INLINE_DESCRIPTION_MAX:
+            device, payload, request_hash = self._check_submission(fields, key)
+        else:
+            device, payload, request_hash = await asyncio.to_thread(self._check_submission, fields, key)
         job_id, created, stored_hash = self._store.insert_job(fields, key, request_hash)
         if created:
             submitted = None
