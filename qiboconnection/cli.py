@@ -52,7 +52,26 @@ def _add_serve(subparsers: Subcommands) -> None:
         metavar="NAME:API_KEY[:admin]",
         help="make sure this user exists with this API key (repeatable)",
     )
-    parser.add_argument("--workers", type=int, default=2, help="job worker threads (default: %(default)s)")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=2,
+        help="job worker processes, 0 to only queue jobs (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--job-time-limit",
+        type=float,
+        default=600.0,
+        metavar="SECONDS",
+        help="a job running longer is stopped and ends in error (default: %(default)g)",
+    )
+    parser.add_argument(
+        "--job-memory-limit",
+        type=int,
+        default=4096,
+        metavar="MIB",
+        help="memory a job may use beyond a warm worker's; past it the job ends in error (default: %(default)s)",
+    )
     faults = parser.add_argument_group(
         "fault injection", "make a share of API requests fail, to test clients against a flaky service"
     )
@@ -94,6 +113,7 @@ def _serve(args: argparse.Namespace) -> int:
     import signal
     import socket
     import sqlite3
+    import warnings
 
     from qiboconnection.server.config import ServerConfig, UserSpec
 
@@ -105,6 +125,9 @@ def _serve(args: argparse.Namespace) -> int:
         return 2
     if args.workers < 0:
         print("error: --workers must be >= 0", file=sys.stderr)  # noqa: T201
+        return 2
+    if not args.job_time_limit > 0 or args.job_memory_limit <= 0:
+        print("error: --job-time-limit and --job-memory-limit must be positive", file=sys.stderr)  # noqa: T201
         return 2
     if not 0.0 <= args.latency <= 10.0:
         print("error: --latency must be between 0 and 10 seconds", file=sys.stderr)  # noqa: T201
@@ -140,12 +163,18 @@ def _serve(args: argparse.Namespace) -> int:
 
     import uvicorn
 
+    # connexion imports starlette's test client, which warns about its httpx dependency on every start;
+    # nothing here uses that client, so this command (an application) keeps the warning off its output.
+    warnings.filterwarnings("ignore", message=r"Using `httpx` with `starlette\.testclient` is deprecated")
     from qiboconnection.server.app import create_app
+    from qiboconnection.server.connections import protocol_with_head_deadline
 
     config = ServerConfig(
         db_path=db,
         users=tuple(users),
         workers=args.workers,
+        job_time_limit=args.job_time_limit,
+        job_memory_limit=args.job_memory_limit * 2**20,
         fault_rate=args.fault_rate,
         fault_seed=args.fault_seed,
         fault_kinds=fault_kinds,
@@ -167,6 +196,10 @@ def _serve(args: argparse.Namespace) -> int:
         sock.close()
         print(f"error: cannot open the database {db}: {exc}", file=sys.stderr)  # noqa: T201
         return 1
+    # Workers start now, so that the first job finds qibo imported; the URL is shown once they are warm.
+    app.start()
+    if not app.wait_ready(60):
+        print("warning: the job workers are not warm yet; the first jobs wait for them", file=sys.stderr)  # noqa: T201
     port = sock.getsockname()[1]
     # A server listening on every interface is still reached locally through the loopback address.
     shown = {"0.0.0.0": "127.0.0.1", "::": "::1"}.get(args.host, args.host)
@@ -186,7 +219,13 @@ def _serve(args: argparse.Namespace) -> int:
     out.write(f"export QUANTUM_SERVICE_URL={url}\n")
     out.flush()
     server = uvicorn.Server(
-        uvicorn.Config(app, log_level=args.log_level, lifespan="on", access_log=args.log_level == "debug")
+        uvicorn.Config(
+            app,
+            log_level=args.log_level,
+            lifespan="on",
+            access_log=args.log_level == "debug",
+            http=protocol_with_head_deadline(config.request_head_timeout),
+        )
     )
     # uvicorn re-raises the signal that stopped it once it has shut down; both Ctrl-C and SIGTERM
     # are the normal way to stop a server, so they end here with the database closed cleanly.

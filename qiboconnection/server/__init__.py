@@ -17,9 +17,14 @@ Behaviour where the hosted protocol leaves a choice:
 - A repeated ``Idempotency-Key`` from the same user returns the first job; with a different body it
   is refused with 422.
 - Failed logins are limited per (username, client address) and, more loosely, per client address
-  (429 with ``Retry-After``), so that nobody can lock a user out from elsewhere. The address is the
-  connection's peer; forwarding headers are not trusted. An unknown username costs the same key
-  derivation as a wrong key and gets the same answer.
+  (429 with ``Retry-After``), so that nobody can lock a user out from elsewhere; a pair that logged in
+  before is held to its own limit only. The address is the connection's peer; forwarding headers are
+  not trusted. An unknown username costs the same key derivation as a wrong key and gets the same
+  answer. The throttle keeps fixed-size digests in bounded tables, and log lines quote at most 64
+  characters of a username.
+- Jobs run in worker processes (``workers`` at once), taken fairly across users; a job past
+  ``job_time_limit`` or ``job_memory_limit`` ends ``error`` saying which, and cancelling or deleting a
+  running job ends its process (see :mod:`qiboconnection.server.executor`).
 - Cancelling a job that is already final answers 409, also when it is cancelled (as the spec says);
   clients that retried a cancel read the job to tell that case apart.
 - Fault injection (``fault_rate`` and friends, ``serve --fault-*``) is off by default; it never

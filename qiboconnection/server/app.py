@@ -14,6 +14,7 @@ from starlette.routing import compile_path
 from qiboconnection.server.config import ServerConfig
 from qiboconnection.server.db import Store
 from qiboconnection.server.errors import ApiProblem, PayloadTooLarge, UnsupportedMediaType
+from qiboconnection.server.executor import Limits
 from qiboconnection.server.faults import FaultInjector
 from qiboconnection.server.handlers import Handlers
 from qiboconnection.server.jobs import JobManager
@@ -29,7 +30,7 @@ Scope = dict[str, Any]
 class QaasApp:
     """One local QaaS server: storage, tokens, job workers and the HTTP application.
 
-    It is an ASGI callable. Workers start with the ASGI lifespan startup or, for hosts that send
+    It is an ASGI callable. Job worker processes start with the ASGI lifespan startup or, for hosts that send
     no lifespan events, with the first request, and stop with the lifespan shutdown; the database
     stays open until :meth:`close`, which the owner of the app calls once.
     """
@@ -55,7 +56,8 @@ class QaasApp:
                 config.fault_max_latency,
                 config.fault_retry_after,
             )
-        self.jobs = JobManager(self.store, config.workers, config.max_decompressed_bytes)
+        limits = Limits(time=config.job_time_limit, memory=config.job_memory_limit)
+        self.jobs = JobManager(self.store, config.workers, config.max_decompressed_bytes, limits)
         self._ensure_users()
         self._started = False
         self._closed = False
@@ -90,8 +92,13 @@ class QaasApp:
                 self.jobs.start()
                 self._started = True
 
+    def wait_ready(self, timeout: float = 60.0) -> bool:
+        """Wait until the job workers are warm (qibo imported); False if ``timeout`` seconds pass first."""
+        return self.jobs.wait_ready(timeout)
+
     def stop(self) -> None:
-        """Stop the job workers; queued jobs stay queued and :meth:`start` resumes them."""
+        """Stop the job workers; queued jobs, and jobs they were running, stay queued and :meth:`start`
+        resumes them."""
         with self._start_lock:
             if self._started:
                 self.jobs.stop()

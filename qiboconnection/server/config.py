@@ -53,6 +53,13 @@ class ServerConfig:
     client address to ``login_address_failure_limit`` within ``login_failure_window`` seconds; at most
     ``login_throttle_max_names`` keys of each kind are remembered.
 
+    ``workers`` job worker processes run jobs, each at most ``job_time_limit`` seconds and with at most
+    ``job_memory_limit`` bytes of memory beyond what a warm worker holds; a job past either ends
+    ``error`` saying which. With ``workers=0`` jobs are stored and stay queued.
+
+    A connection that has not sent a whole request head ``request_head_timeout`` seconds after it
+    opened, or after its last response, is closed.
+
     ``link_latency`` (seconds) delays every API request by that much, as a network round trip to a
     distant service would, for measuring clients the way remote users feel them.
     ``fault_rate`` > 0 turns on fault injection (see :mod:`qiboconnection.server.faults`): that share
@@ -62,6 +69,8 @@ class ServerConfig:
     db_path: str | Path = ":memory:"
     users: tuple[UserSpec, ...] = ()
     workers: int = 2
+    job_time_limit: float = 600.0
+    job_memory_limit: int = 4 * 1024**3
     access_token_lifetime: int = 3600
     refresh_token_lifetime: int = 30 * 24 * 3600
     assertion_max_age: int = 600
@@ -78,16 +87,21 @@ class ServerConfig:
     fault_max_latency: float = 0.2
     fault_retry_after: int = 1
     link_latency: float = 0.0
+    request_head_timeout: float = 10.0
     kdf_cost: int = 2**14
     spec_path: Path | None = None
 
     def __post_init__(self) -> None:
         if self.workers < 0:
             raise ValueError("workers must be >= 0")
+        if not self.job_time_limit > 0 or self.job_memory_limit <= 0:
+            raise ValueError("job_time_limit and job_memory_limit must be positive")
         if self.access_token_lifetime <= 0 or self.refresh_token_lifetime <= 0:
             raise ValueError("token lifetimes must be positive")
         if self.login_failure_limit < 1 or self.login_address_failure_limit < 1:
             raise ValueError("login failure limits must be at least 1")
+        if not self.request_head_timeout > 0:
+            raise ValueError("request_head_timeout must be positive")
         if not 0.0 <= self.link_latency <= 10.0:
             raise ValueError("link_latency must be between 0 and 10 seconds")
         object.__setattr__(self, "fault_kinds", tuple(self.fault_kinds))

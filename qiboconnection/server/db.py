@@ -379,41 +379,6 @@ class Store:
             ).fetchone()
         return dict(row) if row is not None else None
 
-    def finish_and_claim(
-        self, outcome: tuple[int, str, str | None, str | None, float] | None, job_id: int
-    ) -> tuple[bool | None, dict[str, Any] | None]:
-        """Store the ``outcome`` (job_id, status, result, error, duration) of a running job, if any,
-        and claim the queued job ``job_id``, in one transaction.
-
-        Returns whether the outcome was stored (None without one) and the claimed job (None when it
-        is no longer queued); see :meth:`finish_job` and :meth:`claim_job`.
-        """
-        if outcome is None:
-            return None, self.claim_job(job_id)
-        now = utc_now()
-        stored = None
-        with self._transaction() as conn:
-            if outcome is not None:
-                stored = self._finish(conn, outcome, now)
-            row = conn.execute(
-                "UPDATE jobs SET status = 'running', started_at = ? WHERE id = ? AND status = 'queued'"
-                " RETURNING *",
-                (now, job_id),
-            ).fetchone()
-        return stored, dict(row) if row is not None else None
-
-    @staticmethod
-    def _finish(
-        conn: sqlite3.Connection, outcome: tuple[int, str, str | None, str | None, float], now: str
-    ) -> bool:
-        job_id, status, result, error, duration = outcome
-        cur = conn.execute(
-            "UPDATE jobs SET status = ?, result = ?, error = ?, finished_at = ?, duration = ?"
-            " WHERE id = ? AND status = 'running'",
-            (status, result, error, now, duration, job_id),
-        )
-        return cur.rowcount > 0
-
     def finish_queued(self, job_id: int, result: str, started_at: str, duration: float) -> bool:
         """Complete a job still queued (run without being claimed); False when it no longer is."""
         with self._lock:
@@ -450,17 +415,23 @@ class Store:
         with self._lock:
             return self._conn.execute("DELETE FROM jobs WHERE id = ?", (job_id,)).rowcount > 0
 
-    def requeue_interrupted(self) -> list[int]:
-        """Put jobs a stopped server left running back in the queue; return all queued ids, oldest first."""
+    def requeue_interrupted(self) -> list[tuple[int, int]]:
+        """Put jobs left running (by a stopped server) back in the queue; return (id, user_id) of every
+        queued job, oldest first."""
         with self._transaction() as conn:
             conn.execute("UPDATE jobs SET status = 'queued', started_at = NULL WHERE status = 'running'")
-            return [
-                int(r[0]) for r in conn.execute("SELECT id FROM jobs WHERE status = 'queued' ORDER BY id")
-            ]
+            rows = conn.execute("SELECT id, user_id FROM jobs WHERE status = 'queued' ORDER BY id")
+            return [(int(row[0]), int(row[1])) for row in rows]
 
-    def queued_ids(self) -> list[int]:
-        """Ids of the queued jobs, oldest first."""
-        return [int(r["id"]) for r in self._all("SELECT id FROM jobs WHERE status = 'queued' ORDER BY id")]
+    def requeue_job(self, job_id: int) -> bool:
+        """Put a running job back in the queue (its worker stopped with the server); False if it is not
+        running."""
+        with self._lock:
+            cur = self._conn.execute(
+                "UPDATE jobs SET status = 'queued', started_at = NULL WHERE id = ? AND status = 'running'",
+                (job_id,),
+            )
+            return cur.rowcount > 0
 
     # runcards and calibrations
     def insert_record(self, kind: str, fields: dict[str, Any]) -> dict[str, Any]:

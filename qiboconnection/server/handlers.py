@@ -32,7 +32,13 @@ from qiboconnection.server.errors import (
 )
 from qiboconnection.server.jobs import Submitted
 from qiboconnection.server.payloads import check_payload, decode_description
-from qiboconnection.server.security import GRANT_TYPE, decode_assertion, hash_api_key, verify_api_key
+from qiboconnection.server.security import (
+    GRANT_TYPE,
+    decode_assertion,
+    hash_api_key,
+    quoted,
+    verify_api_key,
+)
 
 if TYPE_CHECKING:
     from qiboconnection.server.app import QaasApp
@@ -43,6 +49,10 @@ JSON = {"Content-Type": "application/json"}
 # Token and submission answers tell clients that a resent submission with the same key is safe here.
 IDEMPOTENT_JSON = {**JSON, "X-Idempotency-Keys": "honoured"}
 API_PREFIX = "/api/v1"
+# Descriptions this short are decoded on the event loop; longer ones in a thread.
+INLINE_DESCRIPTION_MAX = 4096
+# Only descriptions this short may be drawn on the event loop (longer ones go to a worker at once).
+PREPARED_DESCRIPTION_MAX = 64 * 1024
 # Verifying an unknown username against this keeps failed logins as slow as wrong keys.
 _DUMMY_HASH_KEY = "not-a-real-api-key"
 
@@ -246,7 +256,7 @@ class Handlers:
         valid = await asyncio.to_thread(verify_api_key, assertion.api_key, stored)
         if not valid or user is None or (assertion.user_id is not None and assertion.user_id != user["id"]):
             throttle.record_failure(assertion.username, address)
-            logger.info("failed login for username %r", assertion.username)
+            logger.info("failed login for username %s", quoted(assertion.username))
             raise Unauthorized("Wrong username or API key.")
         throttle.record_success(assertion.username, address)
         audience = audiences[0]
@@ -303,10 +313,15 @@ class Handlers:
 
     # jobs
     async def submit_job(self, body: dict[str, Any]) -> Response:
-        return self.submit(_claims(), body, current_request().headers.get("idempotency-key"))
+        return await self.submit(_claims(), body, current_request().headers.get("idempotency-key"))
 
-    def submit(self, claims: dict[str, Any], body: dict[str, Any], key: str | None) -> Response:
-        """Store and queue the job ``body`` describes for the caller of ``claims``."""
+    async def submit(self, claims: dict[str, Any], body: dict[str, Any], key: str | None) -> Response:
+        """Store and queue the job ``body`` describes for the caller of ``claims``.
+
+        A description longer than :data:`INLINE_DESCRIPTION_MAX` is decoded and checked in a thread: it
+        may inflate to tens of megabytes. Shorter ones (a few megabytes at most once inflated) are
+        checked here, which costs less than the hop to a thread.
+        """
         user_id = claims["user_id"]
         if body.get("user_id") is not None and body["user_id"] != user_id:
             raise Forbidden(f"user_id {body['user_id']} is not the caller's id ({user_id}).")
@@ -319,21 +334,31 @@ class Handlers:
             "name": body.get("name") or "-",
             "summary": body.get("summary") or "-",
         }
-        request_hash = None
-        if key is not None:
-            request_hash = hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()
-        device, payload = self._validate_submission(fields)
+        if len(fields["description"]) <= INLINE_DESCRIPTION_MAX:
+            device, payload, request_hash = self._check_submission(fields, key)
+        else:
+            device, payload, request_hash = await asyncio.to_thread(self._check_submission, fields, key)
         job_id, created, stored_hash = self._store.insert_job(fields, key, request_hash)
         if created:
             submitted = None
-            if fields["job_type"] == "circuit":
+            if fields["job_type"] == "circuit" and len(fields["description"]) <= PREPARED_DESCRIPTION_MAX:
                 submitted = Submitted(payload, fields["number_shots"], device)
-            self._app.jobs.submit(job_id, submitted)
+            self._app.jobs.submit(job_id, user_id, submitted)
         elif stored_hash != request_hash:
             raise Unprocessable("This Idempotency-Key was already used for a different submission.")
         else:
             logger.info("repeated submission answered with its job %d", job_id)
         return {"job_id": job_id}, 201, IDEMPOTENT_JSON
+
+    def _check_submission(
+        self, fields: dict[str, Any], key: str | None
+    ) -> tuple[dict[str, Any], Any, str | None]:
+        """:meth:`_validate_submission`, and the hash an Idempotency-Key is stored with (None without)."""
+        device, payload = self._validate_submission(fields)
+        request_hash = None
+        if key is not None:
+            request_hash = hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()
+        return device, payload, request_hash
 
     def _validate_submission(self, fields: dict[str, Any]) -> tuple[dict[str, Any], Any]:
         """The device and the decoded payload of a submission, or the problem that refuses it."""
@@ -394,6 +419,7 @@ class Handlers:
                 raise job_not_found(job_id)
             raise Conflict(f"Job {job_id} is {job['status']} and can no longer be cancelled.")
         logger.info("job %d cancelled", job_id)
+        self._app.jobs.cancel(job_id)
         return None, 204, {}
 
     async def delete_job(self, job_id: int) -> Response:
@@ -401,6 +427,7 @@ class Handlers:
         if not self._store.delete_job(job_id):
             raise job_not_found(job_id)
         logger.info("job %d deleted", job_id)
+        self._app.jobs.cancel(job_id, deleted=True)
         return None, 204, {}
 
     # runcards and calibrations

@@ -28,6 +28,9 @@ logger = logging.getLogger("qiboconnection.server.routing")
 PROBLEM = "application/problem+json"
 REFRESH_PATH_SUFFIX = "/authorisation-tokens/refresh"
 
+#: Longest ``detail`` of a problem document; longer ones are cut.
+MAX_DETAIL = 1000
+
 ErrorHandler = Callable[[ConnexionRequest, Exception], Awaitable[ConnexionResponse]]
 
 
@@ -57,8 +60,9 @@ async def on_connexion_problem(_request: ConnexionRequest, exc: Exception) -> Co
     """connexion's own refusals (validation, security, routing) as problem documents.
 
     connexion raises its 400 for a body while handling the parser's ``json.JSONDecodeError`` or the
-    schema's ``ValidationError``; the detail then says the body is not JSON, or names the field whose
-    integer is past the 64-bit bounds the spec sets.
+    schema's ``ValidationError``; the detail then says the body is not JSON, names the field whose
+    integer is past the 64-bit bounds the spec sets, or the field whose text is too long (by its
+    length, not its text). No detail is longer than :data:`MAX_DETAIL` characters.
     """
     status = getattr(exc, "status", 400)
     title = getattr(exc, "title", None) or "Bad Request"
@@ -67,9 +71,17 @@ async def on_connexion_problem(_request: ConnexionRequest, exc: Exception) -> Co
     cause = exc.__context__
     if isinstance(cause, json.JSONDecodeError):
         detail = f"The request body is not valid JSON: {detail}"
-    elif isinstance(cause, ValidationError) and outside_int64(cause.instance):
+    elif isinstance(cause, ValidationError):
         where = ".".join(str(part) for part in cause.path) or "the request body"
-        detail = f"{where}: {cause.instance} is outside the 64-bit integer range."
+        if outside_int64(cause.instance):
+            detail = f"{where}: {cause.instance} is outside the 64-bit integer range."
+        elif cause.validator == "maxLength" and isinstance(cause.instance, str):
+            detail = (
+                f"{where} has {len(cause.instance)} characters; at most {cause.validator_value} are allowed."
+            )
+    if len(detail) > MAX_DETAIL:
+        # Schema messages quote the value they refuse, which may be megabytes long.
+        detail = f"{detail[:MAX_DETAIL]}... ({len(detail)} characters in all)"
     headers = getattr(exc, "headers", None)
     return problem_response(status, title, detail, dict(headers) if headers else None)
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from qiboconnection.server.app import QaasApp, create_app
 from qiboconnection.server.config import ServerConfig
+from qiboconnection.server.connections import protocol_with_head_deadline
 
 logger = logging.getLogger("qiboconnection.server.runner")
 
@@ -54,6 +55,7 @@ def run_server(
             lifespan="on",
             access_log=False,
             timeout_graceful_shutdown=5,
+            http=protocol_with_head_deadline(app.config.request_head_timeout),
         )
     )
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name="qaas-server", daemon=True)
@@ -67,6 +69,8 @@ def run_server(
             app.close()
             raise RuntimeError("the QaaS server did not start")
         time.sleep(0.01)
+    if not app.wait_ready(startup_timeout):
+        logger.warning("the job workers were not warm within %s s; jobs wait for them", startup_timeout)
     url = f"http://{host}:{bound_port}"
     logger.info("serving on %s", url)
     try:

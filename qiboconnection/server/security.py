@@ -149,6 +149,26 @@ class TokenService:
         return claims
 
 
+#: Most characters of a client-given text that a log line quotes.
+LOG_QUOTE_LIMIT = 64
+
+
+def quoted(text: str, limit: int = LOG_QUOTE_LIMIT) -> str:
+    """``repr(text)`` for a log line, cut to ``limit`` characters and saying how long it was."""
+    if len(text) <= limit:
+        return repr(text)
+    return f"{text[:limit]!r}... ({len(text)} characters)"
+
+
+def _key(*parts: str) -> bytes:
+    """A fixed-size digest of ``parts``: throttle tables keep 16 bytes per key, however long the names."""
+    digest = hashlib.blake2b(digest_size=16)
+    for part in parts:
+        digest.update(part.encode("utf-8", "surrogatepass"))
+        digest.update(b"\0")
+    return digest.digest()
+
+
 class _Windows:
     """Failure times per key in a sliding window, for at most ``max_keys`` keys (least recent dropped)."""
 
@@ -156,9 +176,9 @@ class _Windows:
         self.limit = limit
         self._window = window
         self._max_keys = max_keys
-        self._times: OrderedDict[Any, deque[float]] = OrderedDict()
+        self._times: OrderedDict[bytes, deque[float]] = OrderedDict()
 
-    def retry_after(self, key: Any, now: float) -> int | None:
+    def retry_after(self, key: bytes, now: float) -> int | None:
         """Seconds until ``key`` may try again, or None when it is under the limit."""
         times = self._times.get(key)
         if times is None:
@@ -172,14 +192,14 @@ class _Windows:
             return int(times[0] + self._window - now) + 1
         return None
 
-    def add(self, key: Any, now: float) -> None:
+    def add(self, key: bytes, now: float) -> None:
         times = self._times.pop(key, None) or deque(maxlen=self.limit)
         times.append(now)
         self._times[key] = times
         while len(self._times) > self._max_keys:
             self._times.popitem(last=False)
 
-    def forget(self, key: Any) -> None:
+    def forget(self, key: bytes) -> None:
         self._times.pop(key, None)
 
     def __len__(self) -> int:
@@ -191,41 +211,53 @@ class LoginThrottle:
 
     Two limits apply: ``limit`` failures per (username, client address), so that nobody can lock a
     user out from elsewhere by failing on purpose, and ``address_limit`` failures per client address,
-    whatever the usernames, so that one address cannot try many names. A success clears the
-    (username, address) count only. Each table keeps at most ``max_names`` keys.
+    whatever the usernames, so that one address cannot try many names. A (username, address) pair that
+    logged in successfully before is judged by its own limit only, so a flood of failures under other
+    names from a shared address does not lock out the users who log in from there. A success clears
+    the pair's failures.
+
+    Keys are stored as 16-byte digests, and each table (pairs, addresses, pairs with a success) keeps
+    at most ``max_names`` of them, least recently used dropped first.
     """
 
     def __init__(self, limit: int, window: float, max_names: int, address_limit: int = 50) -> None:
         self._pairs = _Windows(limit, window, max_names)
         self._addresses = _Windows(address_limit, window, max_names)
+        self._trusted: OrderedDict[bytes, None] = OrderedDict()
+        self._max_names = max_names
         self._lock = threading.Lock()
 
     def check(self, username: str, address: str = "", now: float | None = None) -> None:
-        """Raise a 429 problem when this username from this address, or this address, failed too often."""
+        """Raise a 429 problem when this username from this address, or (for a pair that never logged
+        in) this address, failed too often."""
         now = time.monotonic() if now is None else now
+        pair = _key(username, address)
         with self._lock:
-            waits = [
-                wait
-                for wait in (
-                    self._pairs.retry_after((username, address), now),
-                    self._addresses.retry_after(address, now),
-                )
-                if wait is not None
-            ]
-        if waits:
-            raise TooManyRequests("Too many failed logins; try again later.", max(waits))
+            waits = [self._pairs.retry_after(pair, now)]
+            if pair not in self._trusted:
+                waits.append(self._addresses.retry_after(_key(address), now))
+        found = [wait for wait in waits if wait is not None]
+        if found:
+            raise TooManyRequests("Too many failed logins; try again later.", max(found))
 
     def record_failure(self, username: str, address: str = "", now: float | None = None) -> None:
         now = time.monotonic() if now is None else now
+        pair = _key(username, address)
         with self._lock:
-            self._pairs.add((username, address), now)
-            self._addresses.add(address, now)
+            self._pairs.add(pair, now)
+            if pair not in self._trusted:
+                self._addresses.add(_key(address), now)
 
     def record_success(self, username: str, address: str = "") -> None:
+        pair = _key(username, address)
         with self._lock:
-            self._pairs.forget((username, address))
+            self._pairs.forget(pair)
+            self._trusted[pair] = None
+            self._trusted.move_to_end(pair)
+            while len(self._trusted) > self._max_names:
+                self._trusted.popitem(last=False)
 
     def sizes(self) -> tuple[int, int]:
-        """How many (username, address) pairs and addresses are remembered."""
+        """How many (username, address) pairs and addresses with failures are remembered."""
         with self._lock:
             return len(self._pairs), len(self._addresses)

@@ -1,6 +1,7 @@
 """Running jobs: circuits on qibo's numpy simulator, other job types by a documented echo.
 
-qibo is imported on first use, inside a worker thread, never on the request path.
+qibo is imported on first use, in a job worker process (see :mod:`~qiboconnection.server.worker`), never on
+the request path; the server process itself only draws shots from small prepared programs.
 
 Programs are prepared once per OpenQASM text and kept in a bounded cache: parsing is most of the
 cost of a small job. A program whose final state is certain (no collapsing measurement, no noise, at
@@ -104,6 +105,25 @@ def run_prepared(
             return None
         programs.append(program)
     return [program.sample(nshots, with_state) for program in programs]
+
+
+def is_prepared(qasm: str) -> bool:
+    """Whether ``qasm`` is in this process's cache of prepared programs."""
+    return _programs.get(qasm) is not None
+
+
+def prepared_state(qasm: str, max_weight: int) -> Any:
+    """The prepared fixed state of ``qasm`` if this process holds one weighing at most ``max_weight``."""
+    program = _programs.get(qasm)
+    if isinstance(program, _FixedState) and program.weight <= max_weight:
+        return program
+    return None
+
+
+def remember(qasm: str, program: Any) -> None:
+    """Keep a fixed state prepared elsewhere (a worker process), so this process can draw from it."""
+    if isinstance(program, _FixedState):
+        _programs.put(qasm, program)
 
 
 class _FixedState:

@@ -316,6 +316,22 @@ def server_cases(
             422,
             "different submission",
         ),
+        (
+            "login assertion of 100 000 characters (a 75 KB username)",
+            "POST",
+            login,
+            {"json": {"grantType": GRANT, "assertion": assertion(server.url, "u" * 75_000, "whatever-key")}},
+            400,
+            "assertion has 100",
+        ),
+        (
+            "login with a 6000-character username",
+            "POST",
+            login,
+            {"json": {"grantType": GRANT, "assertion": assertion(server.url, "u" * 6000, "whatever-key")}},
+            401,
+            "Wrong username or API key",
+        ),
     ]
 
 
@@ -625,6 +641,25 @@ def test_bad_input_table(make_server):
             )
             assert job["status"] == "error" and job["error"]
 
+            # A request of a few kilobytes that would hold a worker for minutes, cancelled while it runs.
+            wedged = alice_http.post("/circuits", json=job_body(description=description([_wedged_qasm()])))
+            wedged_id = wedged.json()["job_id"]
+            _wait_running(alice_http, wedged_id)
+            cancel = alice_http.put(f"/jobs/cancel/{wedged_id}", json={"job_id": wedged_id})
+            stopped = _wait(alice_http, wedged_id)
+            following = _wait(alice_http, alice_http.post("/circuits", json=job_body()).json()["job_id"])
+            rows.append(
+                Row(
+                    "server",
+                    "a 110 000-gate circuit (a request of a few KiB), cancelled while it runs",
+                    "201, 204, job `cancelled`, the next job completes",
+                    f"{wedged.status_code}, {cancel.status_code}, job {stopped['status']},"
+                    f" next job {following['status']}",
+                )
+            )
+            assert (wedged.status_code, cancel.status_code) == (201, 204)
+            assert stopped["status"] == "cancelled" and following["status"] == "completed"
+
         transport = CountingTransport()
         alice = server.users["alice"]
         settings = Settings(base_url=server.url, retry=QUICK, progress=False, max_result_bytes=MAX_INFLATED)
@@ -791,3 +826,21 @@ def _wait(client: httpx.Client, job_id: int) -> dict[str, Any]:
             return job
         assert time.monotonic() < deadline
         time.sleep(0.05)
+
+
+GRANT = "urn:ietf:params:oauth:grant-type:jwt-bearer"
+
+
+def _wedged_qasm() -> str:
+    # 9 characters of JSON each (the newline escaped): just under the 1 MiB inflation limit of the table.
+    gates = "h q[0];\n" * 110_000
+    return f'OPENQASM 2.0;\ninclude "qelib1.inc";\nqreg q[20];\ncreg c[20];\n{gates}measure q[0] -> c[0];'
+
+
+def _wait_running(client: httpx.Client, job_id: int) -> None:
+    import time
+
+    deadline = time.monotonic() + 30
+    while client.get(f"/jobs/{job_id}").json()["status"] == "queued":
+        assert time.monotonic() < deadline
+        time.sleep(0.02)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import secrets
 import sqlite3
 import stat
 import time
@@ -243,3 +244,106 @@ def test_no_secret_in_logs_reprs_errors_or_saved_accounts(make_server, caplog, m
     for token in secrets_seen[2:]:
         assert token not in content
     assert set(json.loads(content)["accounts"]["lab"]) <= {"username", "api_key", "url"}
+
+
+def test_a_flood_of_failures_under_random_names_does_not_lock_out_a_user_of_that_address(make_server):
+    with make_server(workers=0, login_failure_limit=5, login_address_failure_limit=50) as server:
+        alice, bob = server.users["alice"], server.users["bob"]
+        assert _login_from(server, "127.0.0.8", alice.username, alice.api_key).status_code == 200
+        answers = [
+            _login_from(server, "127.0.0.8", f"guess-{secrets.token_hex(4)}", "wrong-key-0000").status_code
+            for _ in range(55)
+        ]
+        assert answers[:50] == [401] * 50 and set(answers[50:]) == {429}
+        # Alice logged in from there before: her own (username, address) limit is the one that applies.
+        assert _login_from(server, "127.0.0.8", alice.username, alice.api_key).status_code == 200
+        # Bob never did: the address limit still holds for him there, and nowhere else.
+        assert _login_from(server, "127.0.0.8", bob.username, bob.api_key).status_code == 429
+        assert _login_from(server, "127.0.0.9", bob.username, bob.api_key).status_code == 200
+
+
+def test_throttle_keys_are_fixed_size_digests_however_long_the_names():
+    import tracemalloc
+
+    throttle = LoginThrottle(limit=3, window=60, max_names=1000, address_limit=10)
+    long_names = [f"{number:06d}" + "x" * 10_000 for number in range(2000)]
+    tracemalloc.start()
+    before = tracemalloc.get_traced_memory()[0]
+    for number, name in enumerate(long_names):
+        throttle.record_failure(name, f"10.1.{number // 256}.{number % 256}", now=1000.0)
+    held = tracemalloc.get_traced_memory()[0] - before
+    tracemalloc.stop()
+    assert throttle.sizes() == (1000, 1000)
+    # The 1000 names kept would hold 10 MB by themselves; the tables hold 2000 small entries instead.
+    assert held < 4_000_000, held
+
+
+def _rss_kib(pid: int) -> int:
+    with open(f"/proc/{pid}/status") as status:
+        return next(int(line.split()[1]) for line in status if line.startswith("VmRSS:"))
+
+
+def _post_login_from(url: str, address: str, username: str, api_key: str) -> httpx.Response:
+    body = {"grantType": GRANT_TYPE, "assertion": assertion(url, username, api_key)}
+    with httpx.Client(transport=httpx.HTTPTransport(local_address=address), timeout=60) as client:
+        return client.post(f"{url}/api/v1/authorisation-tokens", json=body)
+
+
+def test_a_failed_login_flood_leaves_the_servers_memory_and_log_bounded(tmp_path):
+    """Through ``qiboconnection serve``: 24 logins with 10 MB usernames, then 240 with nearly the longest
+    usernames an assertion may carry, all from one address; then the right user logs in from it."""
+    import os
+    import re
+    import subprocess
+    import sys
+
+    log = tmp_path / "serve.log"
+    with open(log, "w") as stderr:
+        process = subprocess.Popen(
+            [
+                *(sys.executable, "-m", "qiboconnection", "serve", "--port", "0", "--db", ":memory:"),
+                *("--user", "alice:alice-key-123", "--workers", "0", "--log-level", "info"),
+            ],
+            stdout=subprocess.PIPE,
+            stderr=stderr,
+            text=True,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        )
+    try:
+        assert process.stdout is not None
+        url = next(
+            match.group(1)
+            for line in process.stdout
+            if (match := re.fullmatch(r"export QUANTUM_SERVICE_URL=(\S+)", line.strip()))
+        )
+        assert _post_login_from(url, "127.0.0.7", "alice", "alice-key-123").status_code == 200
+        rss = [_rss_kib(process.pid)]
+        log_before = log.stat().st_size
+        for _ in range(3):
+            huge = [_post_login_from(url, "127.0.0.7", "u" * 10_000_000, "wrong-key-0000") for _ in range(8)]
+            assert {answer.status_code for answer in huge} == {400}
+            assert "assertion" in huge[0].json()["detail"]
+            rss.append(_rss_kib(process.pid))
+        longest = [
+            _post_login_from(url, "127.0.0.7", secrets.token_hex(2900), "wrong-key-0000").status_code
+            for _ in range(240)
+        ]
+        assert set(longest) == {401, 429} and longest.count(401) == 50
+        rss.append(_rss_kib(process.pid))
+        log_after = log.stat().st_size
+        assert _post_login_from(url, "127.0.0.7", "alice", "alice-key-123").status_code == 200
+    finally:
+        process.terminate()
+        process.wait(30)
+    mib = [value / 1024 for value in rss]
+    logged_kib = (log_after - log_before) / 1024
+    # Parsing a 13 MB body raises the allocator's high-water mark (a few hundred MiB, whatever the number
+    # of requests: nothing of them is kept); the failures under long names add nothing measurable.
+    assert max(mib) - mib[0] < 450, mib
+    assert mib[4] - mib[3] < 32, mib
+    assert logged_kib < 50, logged_kib
+    print(
+        f"\nlogin flood: 3 x 8 logins with 10 MB usernames (400 each), then 240 with 5.8 KB usernames"
+        f" (50 x 401, 190 x 429); server RSS {' -> '.join(f'{value:.0f}' for value in mib)} MiB,"
+        f" log +{logged_kib:.1f} KiB"
+    )

@@ -267,7 +267,7 @@ def test_a_job_cancelled_before_the_loop_runs_it_stays_cancelled(make_server):
         kept, cancelled = (alice.post("/circuits", json=job_body()).json()["job_id"] for _ in range(2))
         assert alice.put(f"/jobs/cancel/{cancelled}", json={"job_id": cancelled}).status_code == 204
         for job_id in (kept, cancelled):
-            server.app.jobs._run_here(job_id, Submitted([BELL_QASM], 100, device))
+            server.app.jobs._run_here(job_id, 1, Submitted([BELL_QASM], 100, device))
         assert alice.get(f"/jobs/{kept}").json()["status"] == "completed"
         job = alice.get(f"/jobs/{cancelled}").json()
         assert job["status"] == "cancelled" and job["result"] is None
