@@ -25,17 +25,19 @@ def submit_wait(args):
     return {"seconds": seconds, "jobs": len(job_ids), "completed": sum(r is not None for r in results)}
 
 
-def decode(args):
+def _decoded(job_id, second, counted):
+    """Fetch a job and read its final state and its ``second`` table to numpy; ``entries`` counts the
+    entries of the ``counted`` tables."""
     import numpy as np
 
     api = login()
     start = time.perf_counter()
-    result = api.get_job(args["job_id"]).result[0]
+    result = api.get_job(job_id).result[0]
     state = np.array([complex(value) for value in result["final_state"].values()])
-    probabilities = np.array(list(result["final_state_probabilities"].values()))
+    probabilities = np.array(list(result[second].values()))
     seconds = time.perf_counter() - start
     peak = peak_rss()
-    entries = [len(result[key]) for key in ("final_state", "final_state_probabilities", "samples")]
+    entries = [len(result[key]) for key in counted]
     return {
         "seconds": seconds,
         "peak_rss": peak,
@@ -44,23 +46,14 @@ def decode(args):
     }
 
 
-def decode_dense(args):
-    import numpy as np
+def decode(args):
+    counted = ("final_state", "final_state_probabilities", "samples")
+    return _decoded(args["job_id"], "final_state_probabilities", counted)
 
-    api = login()
-    start = time.perf_counter()
-    result = api.get_job(args["job_id"]).result[0]
-    state = np.array([complex(value) for value in result["final_state"].values()])
-    probabilities = np.array(list(result["probabilities"].values()))
-    seconds = time.perf_counter() - start
-    peak = peak_rss()
-    entries = [len(result[key]) for key in ("final_state", "final_state_probabilities", "probabilities")]
-    return {
-        "seconds": seconds,
-        "peak_rss": peak,
-        "size": int(state.size + probabilities.size),
-        "entries": [*entries, len(result["samples"])],
-    }
+
+def decode_dense(args):
+    counted = ("final_state", "final_state_probabilities", "probabilities", "samples")
+    return _decoded(args["job_id"], "probabilities", counted)
 
 
 def list_jobs(args):
