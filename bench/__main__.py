@@ -261,27 +261,6 @@ def prepare_dense_job(server: Server) -> int:
     return job_id
 
 
-def bench_dense_decode(server: Server, job_id: int, sizes: Sizes, rows: list[Row]) -> None:
-    """An 18-qubit result with every amplitude non-zero, read to numpy: final state and probabilities."""
-    decoded = interleaved(
-        sizes.rounds,
-        {
-            name: lambda f=f: f(server, "decode_dense", job_id=job_id)
-            for name, f in [("ours", ours), ("released", released)]
-        },
-    )
-    for name, runs in decoded.items():
-        for run in runs:
-            if run["size"] != 2 << DENSE or run["entries"] != [1 << DENSE, 1 << DENSE, 1 << DENSE, 1000]:
-                raise StepFailed(f"{name} decoded {run['size']} values from {run['entries']} entries")
-    time_of = {k: statistics.median(r["seconds"] for r in v) for k, v in decoded.items()}
-    rss_of = {k: statistics.median(r["peak_rss"] for r in v) / 2**20 for k, v in decoded.items()}
-    say(f"{DENSE}-qubit dense decode: {time_of}, peak RSS (MiB) {rss_of}")
-    name = f"{DENSE}-qubit dense result decode"
-    rows.append(Row(f"{name}, time", time_of["ours"], time_of["released"], "released", 1 / 3))
-    rows.append(Row(f"{name}, peak RSS", rss_of["ours"], rss_of["released"], "released", 1 / 2, "MiB"))
-
-
 def _submission_body(user_id: int) -> str:
     data = base64.b64encode(gzip.compress(json.dumps([BELL_QASM]).encode())).decode()
     description = json.dumps({"data": data, "encoding": "utf-8", "compression": "gzip"})
@@ -441,24 +420,25 @@ def bench_submit(
             extra[f"{name} (s)"] = seconds
 
 
-def bench_decode(server: Server, job_id: int, sizes: Sizes, rows: list[Row]) -> None:
+def bench_decode(
+    server: Server, job_id: int, sizes: Sizes, rows: list[Row], *, step: str, name: str, entries: list[int]
+) -> None:
+    """Fetch a result and read it to numpy with both clients (driver ``step``); each must have read
+    ``entries`` table entries, and the final state plus one table of probabilities as numpy values."""
     decoded = interleaved(
         sizes.rounds,
         {
-            name: lambda f=f: f(server, "decode", job_id=job_id)
-            for name, f in [("ours", ours), ("released", released)]
+            label: lambda f=f: f(server, step, job_id=job_id)
+            for label, f in [("ours", ours), ("released", released)]
         },
     )
-    for name, runs in decoded.items():
+    for label, runs in decoded.items():
         for run in runs:
-            # Both clients must have read 2^WIDE amplitudes and 2^WIDE probabilities off the wire
-            # (the simulator lists non-zero amplitudes only, and H on every qubit makes all of them so).
-            if run["size"] != 2 << WIDE or run["entries"] != [1 << WIDE, 1 << WIDE, 1000]:
-                raise StepFailed(f"{name} decoded {run['size']} values from {run['entries']} entries")
+            if run["size"] != 2 * entries[0] or run["entries"] != entries:
+                raise StepFailed(f"{label} decoded {run['size']} values from {run['entries']} entries")
     time_of = {k: statistics.median(r["seconds"] for r in v) for k, v in decoded.items()}
     rss_of = {k: statistics.median(r["peak_rss"] for r in v) / 2**20 for k, v in decoded.items()}
-    say(f"{WIDE}-qubit decode: {time_of}, peak RSS (MiB) {rss_of}")
-    name = f"{WIDE}-qubit result decode"
+    say(f"{name}: {time_of}, peak RSS (MiB) {rss_of}")
     rows.append(Row(f"{name}, time", time_of["ours"], time_of["released"], "released", 1 / 3))
     rows.append(Row(f"{name}, peak RSS", rss_of["ours"], rss_of["released"], "released", 1 / 2, "MiB"))
 
@@ -538,15 +518,15 @@ def guarded(names: list[tuple[str, str, float]], rows: list[Row], body: Callable
 def run(sizes: Sizes) -> tuple[list[Row], dict[str, Any]]:
     rows: list[Row] = []
     extra: dict[str, Any] = {}
-    wide = f"{WIDE}-qubit result decode"
+    wide, dense = f"{WIDE}-qubit result decode", f"{DENSE}-qubit dense result decode"
     with tempfile.TemporaryDirectory(prefix="qaas-bench-") as tmp_name:
         tmp = Path(tmp_name)
         server_rows = [
             ("get_job per call", "released", 0.35),
             (f"{wide}, time", "released", 1 / 3),
             (f"{wide}, peak RSS", "released", 1 / 2),
-            (f"{DENSE}-qubit dense result decode, time", "released", 1 / 3),
-            (f"{DENSE}-qubit dense result decode, peak RSS", "released", 1 / 2),
+            (f"{dense}, time", "released", 1 / 3),
+            (f"{dense}, peak RSS", "released", 1 / 2),
         ]
 
         def main_server() -> None:
@@ -555,11 +535,28 @@ def run(sizes: Sizes) -> tuple[list[Row], dict[str, Any]]:
                 say(f"prepared jobs {small} (2 qubits) and {big} ({WIDE} qubits)")
                 guarded(server_rows[:1], rows, lambda: bench_get_job(server, small, sizes, rows, extra))
                 guarded([], rows, lambda: bench_submit(server, sizes, rows, extra))
-                guarded(server_rows[1:3], rows, lambda: bench_decode(server, big, sizes, rows))
+                # The simulator lists non-zero amplitudes only; H on every qubit makes all 2^WIDE of them so.
+                wide_entries = [1 << WIDE, 1 << WIDE, 1000]
+                guarded(
+                    server_rows[1:3],
+                    rows,
+                    lambda: bench_decode(
+                        server, big, sizes, rows, step="decode", name=wide, entries=wide_entries
+                    ),
+                )
+                dense_entries = [1 << DENSE, 1 << DENSE, 1 << DENSE, 1000]
                 guarded(
                     server_rows[3:],
                     rows,
-                    lambda: bench_dense_decode(server, prepare_dense_job(server), sizes, rows),
+                    lambda: bench_decode(
+                        server,
+                        prepare_dense_job(server),
+                        sizes,
+                        rows,
+                        step="decode_dense",
+                        name=dense,
+                        entries=dense_entries,
+                    ),
                 )
 
         guarded(server_rows, rows, main_server)

@@ -235,8 +235,7 @@ class Batch:
 
     def _plan(self, max_parallel: int) -> list[BatchJob]:
         """Encode every item and group them into the batch's first jobs, in order."""
-        from qiboconnection.programs import circuits_to_qasm, device_refusal_of
-        from qiboconnection.serialization import encode_envelope
+        from qiboconnection.programs import circuits_to_qasm, qasm_refusal_of
 
         # Each segment is a run of packable positions, or one position that gets a job of its own.
         segments: list[list[int] | int] = []
@@ -256,11 +255,7 @@ class Batch:
                 continue
             try:
                 [qasm] = circuits_to_qasm(item)
-                refusal = (
-                    device_refusal_of(self.device, "circuit", encode_envelope([qasm]))
-                    if self.device
-                    else None
-                )
+                refusal = qasm_refusal_of(self.device, [qasm])
                 if refusal is not None:
                     raise ValueError(refusal)
             except Exception as error:

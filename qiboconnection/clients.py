@@ -218,32 +218,40 @@ class _AsyncBoundedStream(httpx.AsyncByteStream):
         await self._stream.aclose()
 
 
-def _hooks(settings: Settings) -> dict[str, list[Callable[..., Any]]]:
-    """The event hooks of a synchronous client: start the clock, bound the body, remember the answer."""
+def _start(request: httpx.Request) -> None:
+    """Request hook: the clock of the body's deadline starts now."""
+    _started.set(time.monotonic())
+
+
+def _bounder(settings: Settings) -> Callable[[httpx.Response], None]:
+    """Response hook: read the body under the session's bounds (either kind of stream), remember the answer."""
     limit, timeout = settings.max_answer_bytes, settings.timeout
 
-    def started(request: httpx.Request) -> None:
-        _started.set(time.monotonic())
-
-    def answered(response: httpx.Response) -> None:
-        if isinstance(response.stream, httpx.SyncByteStream):
-            response.stream = _BoundedStream(response.stream, _Bounds(response, limit, timeout))
+    def bound(response: httpx.Response) -> None:
+        stream = response.stream
+        if isinstance(stream, httpx.SyncByteStream):
+            response.stream = _BoundedStream(stream, _Bounds(response, limit, timeout))
+        elif isinstance(stream, httpx.AsyncByteStream):
+            response.stream = _AsyncBoundedStream(stream, _Bounds(response, limit, timeout))
         _last.set(response)
 
-    return {"request": [started], "response": [answered]}
+    return bound
+
+
+def _hooks(settings: Settings) -> dict[str, list[Callable[..., Any]]]:
+    """The event hooks of a synchronous client: start the clock, bound the body, remember the answer."""
+    return {"request": [_start], "response": [_bounder(settings)]}
 
 
 def _async_hooks(settings: Settings) -> dict[str, list[Callable[..., Any]]]:
-    """The event hooks of an asynchronous client, as :func:`_hooks`."""
-    limit, timeout = settings.max_answer_bytes, settings.timeout
+    """The event hooks of an asynchronous client (httpx awaits them): those of :func:`_hooks`."""
+    bound = _bounder(settings)
 
     async def started(request: httpx.Request) -> None:
-        _started.set(time.monotonic())
+        _start(request)
 
     async def answered(response: httpx.Response) -> None:
-        if isinstance(response.stream, httpx.AsyncByteStream):
-            response.stream = _AsyncBoundedStream(response.stream, _Bounds(response, limit, timeout))
-        _last.set(response)
+        bound(response)
 
     return {"request": [started], "response": [answered]}
 

@@ -23,6 +23,7 @@ __all__ = [
     "device_refusal_of",
     "encode_program",
     "qasm_problem",
+    "qasm_refusal_of",
     "unmeasured_circuits",
 ]
 
@@ -121,7 +122,10 @@ def unmeasured_circuits(job_type: str, description: str) -> tuple[list[int], int
     if job_type != "circuit":
         return [], 0
     payload = decode_envelope(description, allow_legacy=False)
-    qasms = payload if isinstance(payload, list) else [payload]
+    return _unmeasured(payload if isinstance(payload, list) else [payload])
+
+
+def _unmeasured(qasms: list[Any]) -> tuple[list[int], int]:
     missing = [
         number
         for number, qasm in enumerate(qasms)
@@ -138,7 +142,17 @@ def device_refusal_of(device: Any, job_type: str, description: str) -> str | Non
     """
     if getattr(device, "type", None) not in QUANTUM_DEVICE_TYPES:
         return None
-    missing, total = unmeasured_circuits(job_type, description)
+    return _refusal(device, *unmeasured_circuits(job_type, description))
+
+
+def qasm_refusal_of(device: Any, qasms: list[str]) -> str | None:
+    """:func:`device_refusal_of` for circuits given as their OpenQASM texts (nothing to decode)."""
+    if getattr(device, "type", None) not in QUANTUM_DEVICE_TYPES:
+        return None
+    return _refusal(device, *_unmeasured(list(qasms)))
+
+
+def _refusal(device: Any, missing: list[int], total: int) -> str | None:
     if not missing:
         return None
     if total == 1:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Mapping
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any
 
 from qiboconnection.config import Settings
 from qiboconnection.errors import ConnectionException, JobFailedError, QiboconnectionError
@@ -22,15 +22,12 @@ if TYPE_CHECKING:
 
 __all__ = ["Session", "is_cancelled"]
 
+logger = logging.getLogger("qiboconnection.session")
+
 
 class Session:
     """Settings, token auth and what a session remembers: its jobs, devices, selection, last runcard and
     calibration. Subclasses add the HTTP client and the calls that use it."""
-
-    #: Where the session logs.
-    _logger: ClassVar[logging.Logger] = logging.getLogger("qiboconnection.session")
-    #: Why :attr:`user_id` is unknown when the access token gives none.
-    _no_user_id_reason: ClassVar[str] = "the session is not logged in, or its access token carries none"
 
     def __init__(self, configuration: ConnectionConfiguration, settings: Settings | None) -> None:
         if not isinstance(configuration, ConnectionConfiguration):
@@ -94,7 +91,9 @@ class Session:
         """
         user_id = self._auth.user_id
         if user_id is None:
-            raise ValueError(f"The user id is unknown: {self._no_user_id_reason}")
+            raise ValueError(
+                "The user id is unknown: the session is not logged in, or its access token carries none"
+            )
         return user_id
 
     # -- bookkeeping ---------------------------------------------------------------------------------
@@ -155,7 +154,7 @@ class Session:
         """What ``get_job`` returns for ``record``; a failed job is logged as a warning."""
         job = self._job_data(record)
         if job.failed:
-            self._logger.warning("Job %s failed: %s", job_id, job.error or "the service gave no reason")
+            logger.warning("Job %s failed: %s", job_id, job.error or "the service gave no reason")
         return job
 
     def _waited_jobs(self, records: Mapping[int, Any], ids: list[int]) -> list[JobData]:
@@ -173,7 +172,7 @@ class Session:
             if job.failed:
                 raise JobFailedError(job.job_id, job.error)
             if str(job.status).lower() != "completed":
-                self._logger.warning("Job %s ended %s; it has no result", job.job_id, job.status)
+                logger.warning("Job %s ended %s; it has no result", job.job_id, job.status)
             results.append(job.result)
         return results
 
