@@ -311,3 +311,20 @@ def test_packs_through_faults_are_neither_lost_nor_doubled(make_server: Any) -> 
     assert sorted(carried.values()) == [list(range(n, n + 25)) for n in range(0, 150, 25)]
     assert sorted(carried) == [row[0] for row in rows]
     assert {row[1] for row in rows} == {"completed"}
+
+
+def test_on_a_quantum_device_only_the_unmeasured_circuit_of_a_batch_is_refused(make_server: Any) -> None:
+    unmeasured = Circuit(1)
+    unmeasured.add(gates.X(0))
+    with make_server(workers=1) as server, connect(server, "admin") as admin, connect(server, "alice") as api:
+        quantum = server.devices["maintenance"]
+        admin.set_device_to_online(quantum)
+        outcomes = api.run_batch([flip(), unmeasured, flip()], quantum, nshots=5, timeout=60)
+        jobs = job_rows(server.db_path)
+    assert [outcome.ok for outcome in outcomes] == [True, False, True]
+    assert isinstance(outcomes[1].error, ValueError)
+    assert f"Device {quantum} (Galadriel) is a quantum_device" in str(outcomes[1].error)
+    assert "no measurement" in str(outcomes[1].error)
+    assert outcomes[1].job_id is None
+    assert all(dict(outcome.result.frequencies()) == {"1": 5} for outcome in (outcomes[0], outcomes[2]))
+    assert len(jobs) == 2
