@@ -68,6 +68,8 @@ from qiboconnection.errors import (
 )
 from qiboconnection.models.jobs import JobData
 from qiboconnection.operations import (
+    Request,
+    Retry,
     Submission,
     check_int,
     check_program,
@@ -192,6 +194,13 @@ class BatchJob:
     #: ``"pack"`` (several circuits), ``"circuit"`` (one) or ``"list"`` (an item that is a list).
     kind: str
     job_id: int | None = None
+    #: The submission request once built: sent again as it is, with the same ``Idempotency-Key``.
+    request: Request[Any] | None = None
+
+    @property
+    def resendable(self) -> bool:
+        """Whether a submission whose answer was lost may be sent again: its key is honoured."""
+        return self.request is not None and self.request.mode is Retry.IDEMPOTENT
 
 
 class Batch:
@@ -219,8 +228,9 @@ class Batch:
         self.outcomes = [BatchOutcome(index=index) for index in range(len(items))]
         #: Sent jobs not yet final, by id.
         self.waiting: dict[int, BatchJob] = {}
-        #: Jobs whose submission never reached the service (it could not be reached), with the error;
-        #: sent again in the next round, until the timeout.
+        #: Jobs whose submission failed on the way but may be sent again without running twice (it never
+        #: reached the service, or the service honours its ``Idempotency-Key``), with the error; sent
+        #: again, as the same request, in the next round, until the timeout.
         self.unsent: list[tuple[BatchJob, BaseException]] = []
         #: The last record (or fetch error) of every job seen, for the progress line.
         self.latest: dict[int, Record | BaseException] = {}
@@ -342,9 +352,9 @@ class Batch:
     def sent(self, job: BatchJob, answer: int | BaseException) -> list[BatchJob]:
         """Record a job's id, or why it could not be sent; answers the jobs to send instead, if any."""
         if isinstance(answer, BaseException):
-            if isinstance(answer, ConnectionException) and answer.never_sent:
+            if isinstance(answer, ConnectionException) and (answer.never_sent or job.resendable):
                 logger.info(
-                    "Batch: %s never reached the service (%s); sending it next round",
+                    "Batch: %s could not be sent (%s); sending it again next round",
                     job.submission.name,
                     answer,
                 )
@@ -424,7 +434,7 @@ class Batch:
         return len(self.waiting) + len(self.unsent)
 
     def to_resend(self) -> list[BatchJob]:
-        """The jobs whose submission never reached the service, to send again now."""
+        """The jobs whose submission is to be sent again now (see :attr:`unsent`)."""
         jobs = [job for job, _ in self.unsent]
         self.unsent = []
         return jobs

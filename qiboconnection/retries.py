@@ -82,8 +82,12 @@ def next_delay(
     what: str,
     number: int,
     elapsed: float,
+    sent_before: bool = False,
 ) -> float:
     """After failed attempt ``number``: the seconds to wait before the next one, or raise the final error.
+
+    ``sent_before`` says whether an earlier attempt may have reached the service; then the final error
+    cannot say that the request never did (``never_sent``), whatever this attempt's failure was.
 
     Raises:
         ConnectionException: a transport error that may not or need not be retried any more.
@@ -92,7 +96,7 @@ def next_delay(
     if not retryable(error, mode):
         if isinstance(error, httpx.RequestError):
             unsent = ConnectionException(f"Could not {what}: {describe(error)}")
-            unsent.never_sent = isinstance(error, NEVER_SENT)
+            unsent.never_sent = isinstance(error, NEVER_SENT) and not sent_before
             raise unsent from error
         if isinstance(error, RemoteExecutionException):
             # An earlier attempt whose answer was lost may have taken effect (see ``attempts``).
@@ -102,13 +106,19 @@ def next_delay(
     delay = backoff_delay(policy, number, retry_after, _rng)
     if number >= policy.max_attempts or elapsed + delay > policy.budget:
         over_budget = delay if elapsed + delay > policy.budget else None
-        raise _gave_up(error, what, number, elapsed, over_budget) from error
+        raise _gave_up(error, what, number, elapsed, over_budget, sent_before=sent_before) from error
     logger.info("Attempt %d to %s failed (%s); retrying in %.2f s", number, what, describe(error), delay)
     return delay
 
 
 def _gave_up(
-    error: BaseException, what: str, attempts: int, elapsed: float, wanted_wait: float | None
+    error: BaseException,
+    what: str,
+    attempts: int,
+    elapsed: float,
+    wanted_wait: float | None,
+    *,
+    sent_before: bool,
 ) -> QiboconnectionError:
     plural = "attempt" if attempts == 1 else "attempts"
     note = f"gave up after {attempts} {plural} in {elapsed:.1f} s"
@@ -127,7 +137,8 @@ def _gave_up(
         final_connection = type(error).__new__(type(error))
         final_connection.__dict__.update(error.__dict__)
         final_connection.args = (f"{error} ({note})",)
+        final_connection.never_sent = final_connection.never_sent and not sent_before
         return final_connection
     transport = ConnectionException(f"Could not {what}: {describe(error)} ({note})")
-    transport.never_sent = isinstance(error, NEVER_SENT)
+    transport.never_sent = isinstance(error, NEVER_SENT) and not sent_before
     return transport

@@ -50,6 +50,7 @@ from qiboconnection.typings.connection import ConnectionConfiguration
 
 if TYPE_CHECKING:
     import httpx
+    from qaas_client.models.job_created import JobCreated
 
     from qiboconnection.typings.vqa import VQA
 
@@ -479,10 +480,13 @@ class AsyncAPIBase(Session):
         except QiboconnectionError as error:
             logger.debug("Could not check device %s again: %s", device_id, error)
 
-    async def _send(self, submission: Submission, device_id: int) -> int:
-        """Submit to one device; returns the job id and records the job in :attr:`jobs`."""
+    async def _send(
+        self, submission: Submission, device_id: int, request: Request[JobCreated] | None = None
+    ) -> int:
+        """Submit to one device (with ``request`` when given: a submission sent again keeps its
+        ``Idempotency-Key``); returns the job id and records the job in :attr:`jobs`."""
         try:
-            created = await self._run(self._submit_request(submission, device_id))
+            created = await self._run(request or self._submit_request(submission, device_id))
         except QiboconnectionError as error:
             if device_refusal(error):
                 await self._recheck_device(device_id, submission.nshots)
@@ -893,8 +897,10 @@ class AsyncAPIBase(Session):
         )
 
         async def send(job: BatchJob) -> tuple[BatchJob, int | BaseException]:
+            if job.request is None:
+                job.request = self._submit_request(job.submission, device_id)
             try:
-                return job, await self._send(job.submission, device_id)
+                return job, await self._send(job.submission, device_id, job.request)
             except Exception as error:
                 return job, error
 

@@ -21,7 +21,7 @@ from qiboconnection.errors import QiboconnectionError
 from qiboconnection.operations import Request, Retry
 from qiboconnection.polling import next_page
 from qiboconnection.problems import answer_of, unreadable
-from qiboconnection.retries import next_delay
+from qiboconnection.retries import NEVER_SENT, next_delay
 
 __all__ = ["MAX_PAGES", "MAX_PER_PAGE", "attempt", "call", "pages", "retrying"]
 
@@ -78,14 +78,23 @@ def retrying(
     """Run ``attempt`` until it succeeds or may not be run again (see :mod:`qiboconnection.retries`)."""
     started = clock()
     number = 0
+    # Whether an attempt so far may have reached the service (then it must not pass for never sent).
+    sent = False
     while True:
         number += 1
         try:
             return attempt()
         except (httpx.RequestError, QiboconnectionError) as error:
             delay = next_delay(
-                error, policy=policy, mode=mode, what=what, number=number, elapsed=clock() - started
+                error,
+                policy=policy,
+                mode=mode,
+                what=what,
+                number=number,
+                elapsed=clock() - started,
+                sent_before=sent,
             )
+            sent = sent or not isinstance(error, NEVER_SENT)
         sleep(delay)
 
 

@@ -235,3 +235,32 @@ def test_next_page_links() -> None:
     assert next_page(None) is None
     assert next_page("https://x/api/v1/jobs?per_page=50") is None
     assert next_page("https://x/api/v1/jobs?page=3") == (3, None)
+
+
+@pytest.mark.parametrize(
+    ("failures", "never_sent"),
+    [
+        ([httpx.ConnectError("refused")] * 3, True),
+        (
+            [httpx.ReadError("answer lost"), httpx.ConnectError("refused"), httpx.ConnectError("refused")],
+            False,
+        ),
+    ],
+)
+def test_a_request_passes_for_never_sent_only_when_no_attempt_may_have_reached_the_service(
+    failures: list[Exception], never_sent: bool
+) -> None:
+    left = iter(failures)
+
+    def attempt() -> None:
+        raise next(left)
+
+    with pytest.raises(ConnectionException, match="gave up after 3 attempts") as raised:
+        retrying(
+            attempt,
+            policy=RetryPolicy(max_attempts=3, budget=10, backoff_base=0.001),
+            mode=Retry.IDEMPOTENT,
+            what="submit",
+            sleep=lambda _: None,
+        )
+    assert raised.value.never_sent is never_sent
