@@ -98,9 +98,8 @@ class QaaSCircuitResult(dict[str, Any]):
 
     def _table_size(self, key: str) -> int | None:
         if key in self._tables:
-            import numpy as np
-
-            quotes = int(np.count_nonzero(self._segment(key) == ord('"')))
+            start, end = self._tables[key]
+            quotes = self._source.count(b'"', start, end)  # type: ignore[union-attr]
             return quotes // (4 if key == "final_state" else 2)
         table = self._field(key)
         return len(table) if isinstance(table, Mapping) else None

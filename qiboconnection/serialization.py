@@ -8,6 +8,9 @@
 Payloads are written with the standard ``json`` module so the decompressed bytes match what the released
 client sends; they are read with ``orjson``.
 
+Envelopes are inflated with ISA-L (the ``isal`` package, about twice as fast as zlib at this) where
+it is installed, and with zlib otherwise; both read the same gzip.
+
 Decompression is capped (:data:`DEFAULT_MAX_BYTES`, or ``QIBOCONNECTION_MAX_RESULT_BYTES``): the data is
 inflated a slice at a time into one growing buffer, and refused as soon as it passes the cap, or before
 inflating anything when the gzip trailer already states a larger size. An envelope that inflates past
@@ -35,10 +38,11 @@ import binascii
 import functools
 import gzip
 import json
+import operator
 import re
 import zlib
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 import orjson
 
@@ -85,7 +89,6 @@ _CONTAINER_BYTES = 64
 #: means a transient peak of about ten times that length.
 LARGE_DOCUMENT = 1 << 20
 _CHUNK = 1 << 20
-_INPUT_CHUNK = 1 << 18
 _URLSAFE_TO_STANDARD = bytes.maketrans(b"-_", b"+/")
 
 
@@ -125,12 +128,32 @@ _envelope_data = functools.lru_cache(maxsize=64)(_compressed)
 
 
 def b64decode_any(text: str | bytes) -> bytes:
-    """Decode base64 in either alphabet (standard or URL-safe), with or without padding; strict otherwise."""
-    raw = text.encode("ascii") if isinstance(text, str) else text
-    raw = raw.strip().translate(_URLSAFE_TO_STANDARD)
+    """Decode base64 in either alphabet (standard or URL-safe), with or without padding; strict otherwise.
+
+    Decoding is done by ``pybase64`` (vectorised, tens of times faster than the standard library on
+    the multi-megabyte data of large results).
+
+    Raises:
+        binascii.Error: (a ``ValueError``) a byte outside the alphabet, or a wrong length or padding.
+    """
+    import pybase64
+
+    if isinstance(text, str):
+        if not text.isascii():
+            raise binascii.Error("base64 text holds a non-ASCII character")
+        # The usual text (standard alphabet, padded, no surrounding space) is decoded as it is.
+        if not (text[:1].isspace() or text[-1:].isspace() or "-" in text or "_" in text or len(text) % 4):
+            return pybase64.b64decode(text, validate=True)
+        text = text.encode("ascii")
+    raw = bytes(text)
+    # Each step copies the text, so each runs only when the text needs it.
+    if raw[:1].isspace() or raw[-1:].isspace():
+        raw = raw.strip()
+    if b"-" in raw or b"_" in raw:
+        raw = raw.translate(_URLSAFE_TO_STANDARD)
     if len(raw) % 4:
         raw += b"=" * (-len(raw) % 4)
-    return base64.b64decode(raw, validate=True)
+    return pybase64.b64decode(raw, validate=True)
 
 
 class OverLimit(ValueError):
@@ -145,43 +168,65 @@ class OverLimit(ValueError):
         self.max_bytes = max_bytes
 
 
-def gunzip_capped(data: bytes | bytearray, max_bytes: int = DEFAULT_MAX_BYTES) -> bytearray:
+@functools.cache
+def _inflater() -> tuple[Callable[..., Any], tuple[type[Exception], ...]]:
+    """``decompressobj`` of ISA-L when the ``isal`` package is installed, else zlib's (the same API),
+    with the errors it raises on corrupt data."""
+    try:
+        from isal import isal_zlib
+    except ImportError:
+        return zlib.decompressobj, (zlib.error,)
+    # The stubs declare the error class as an instance; at run time it is a class.
+    return isal_zlib.decompressobj, (zlib.error, cast(type[Exception], isal_zlib.error))
+
+
+def gunzip_capped(data: bytes | bytearray, max_bytes: int = DEFAULT_MAX_BYTES) -> bytes:
     """Decompress gzip data (one or more members), refusing output over ``max_bytes``.
 
     The last member's trailer holds its size modulo 2^32; when that alone is over ``max_bytes`` the data
-    is refused without inflating anything. Otherwise input is fed a slice at a time and output is added
-    to one buffer (never more than :data:`_CHUNK` bytes past the cap), so memory stays within the
-    decompressed size plus a chunk.
+    is refused without inflating anything. Otherwise the first member is inflated in one call asking
+    for that size (so a single-member result, the usual case, is inflated without copies), and the rest
+    at most :data:`_CHUNK` bytes at a time; output stops one byte past the cap, so memory stays within
+    the cap plus a chunk whatever the trailer says.
 
     Raises:
         OverLimit: the output would be over ``max_bytes``.
-        ValueError: truncated gzip data (``zlib.error`` for corrupt data).
+        ValueError: truncated or corrupt gzip data.
     """
+    stated = 0
     if len(data) >= 18:
         stated = int.from_bytes(data[-4:], "little")
         if stated > max_bytes:
             raise OverLimit(max_bytes, stated)
-    out = bytearray()
+    decompressobj, errors = _inflater()
+    pieces: list[bytes] = []
+    size = 0
     view = memoryview(data)
     position = 0
     while position < len(view):
-        inflater = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
-        while not inflater.eof:
-            pending: bytes | memoryview = inflater.unconsumed_tail
-            if not pending:
-                if position >= len(view):
-                    raise ValueError("gzip data is truncated")
-                pending = view[position : position + _INPUT_CHUNK]
-                position += len(pending)
-            out += inflater.decompress(pending, min(_CHUNK, max_bytes - len(out) + 1))
-            if len(out) > max_bytes:
+        inflater = decompressobj(wbits=16 + zlib.MAX_WBITS)
+        pending: bytes | memoryview = view[position:]
+        while True:
+            want = (stated or _CHUNK) if not pieces else _CHUNK
+            try:
+                piece = inflater.decompress(pending, min(want, max_bytes - size) + 1)
+            except errors as error:
+                raise ValueError(f"corrupt gzip data: {error}") from None
+            pieces.append(piece)
+            size += len(piece)
+            if size > max_bytes:
                 raise OverLimit(max_bytes)
-        # What follows the member came at the end of the last slice: step back over it, then over
-        # the zero padding some writers put between members.
-        position -= len(inflater.unused_data)
+            if inflater.eof:
+                break
+            pending = inflater.unconsumed_tail
+            if not pending and not piece:
+                raise ValueError("gzip data is truncated")
+        # Step back over what follows the member, then over the zero padding some writers put between
+        # members.
+        position = len(view) - len(inflater.unused_data)
         while position < len(view) and view[position] == 0:
             position += 1
-    return out
+    return pieces[0] if len(pieces) == 1 else b"".join(pieces)
 
 
 def decode_envelope(
@@ -240,7 +285,7 @@ def _enveloped_bytes(outer: dict[str, Any], *, max_bytes: int, job_id: int | Non
             raw = gunzip_capped(raw, max_bytes)
         except OverLimit as error:
             raise ResultDecodeError(job_id, str(error)) from None
-        except (zlib.error, ValueError) as error:
+        except ValueError as error:
             raise ResultDecodeError(job_id, f"'data' is not valid gzip ({error})") from None
     elif compression not in {"none", "identity"}:
         raise ResultDecodeError(job_id, f"unknown compression {compression!r}")
@@ -338,10 +383,12 @@ def decode_text(encoded: str) -> str:
 # A simulator's circuit result holds tables of up to 2^n entries: ``final_state`` (index -> Python complex
 # literal), ``final_state_probabilities`` and ``probabilities`` (index or bitstring -> number). Building
 # millions of Python strings and floats to read them is slow and takes gigabytes, so large tables are
-# read straight from the payload bytes with numpy: the layout of the JSON object is checked exactly,
-# keys are parsed column by column, and values are handed to orjson as one flat JSON array of numbers.
-# Anything outside the forms Python and JSON write canonically makes these functions return None, and
-# the caller falls back to the plain path (orjson and ``complex()``), which is exact by definition.
+# read straight from the payload bytes, a piece of whole entries at a time: numpy checks the layout of
+# the piece exactly (where its quotes, colons, commas, parentheses and signs are), one translation turns
+# it into a JSON array of numbers (keys included), and orjson reads that array. Anything outside the
+# forms Python and JSON write canonically makes these functions return None, and the caller falls back
+# to the plain path (orjson and ``complex()``), which is exact by definition; a test holds the two
+# paths to the same answers on thousands of damaged tables.
 
 #: Keys of the large tables that are read lazily from the payload.
 TABLE_KEYS = ("final_state", "final_state_probabilities", "probabilities")
@@ -374,26 +421,46 @@ def find_tables(raw: bytes | bytearray, keys: tuple[str, ...] = TABLE_KEYS) -> l
     return spans
 
 
-_WHITESPACE = b" \t\n\r"
-_SETS = {
-    "space": _WHITESPACE,
-    "digit": b"0123456789",
-    # Every byte a table of numbers may hold (keys are digits; the rest is JSON around numbers).
-    "number": b"0123456789+-.eE" + _WHITESPACE + b':,{}"',
-    # Every byte a table of complex literals may hold.
-    "complex": b"0123456789.e+-()j" + _WHITESPACE + b':,{}"',
-}
-#: Rows handled at once when keys are gathered into a 2-D array (bounds the temporary index array).
-_KEY_ROWS = 1 << 16
+_DIGITS = b"0123456789"
+#: Keys of at most this many digits are read by orjson as integers (with a leading 1, under 2^63).
+_MAX_KEY_DIGITS = 18
+_POWERS_OF_TEN = [10**power for power in range(_MAX_KEY_DIGITS + 1)]
+
+
+def _to_array(numbers: bytes, spaces: bytes, colon: bytes) -> bytes:
+    """A translation turning a piece of a table into the inside of a JSON array of numbers: the bytes
+    of ``numbers`` and commas are kept, ``spaces`` become spaces, a colon becomes ``colon``, and every
+    other byte a NUL, which no JSON document may hold outside a string (so orjson refuses the piece)."""
+    table = bytearray(256)
+    for byte in numbers + b",":
+        table[byte] = byte
+    for byte in spaces:
+        table[byte] = ord(" ")
+    table[ord(":")] = colon[0]
+    return bytes(table)
+
+
+#: A piece of a table of numbers (JSON numbers; keys are digits) or of complex literals (the parts
+#: Python writes, lowercase "e" only), as a JSON array: with the keys kept (their opening quote becomes
+#: a 1 and the colon a comma) or blanked (colon and quotes become spaces).
+_NUMBERS_WITH_KEYS = _to_array(_DIGITS + b".eE+-", b'"', b",")
+_NUMBERS_WITHOUT_KEYS = _to_array(_DIGITS + b".eE+-", b'"', b" ")
+_COMPLEX_WITH_KEYS = _to_array(_DIGITS + b".e+-", b'"()j', b",")
+_COMPLEX_WITHOUT_KEYS = _to_array(_DIGITS + b".e+-", b'"()j', b" ")
+#: Marks the quotes, signs, parentheses and "j" of a piece of a table of complex literals.
+_COMPLEX_MARKS = bytes(1 if byte in b'"+-()j' else 0 for byte in range(256))
+#: Tables are read a piece of about this many bytes at a time (whole entries), so that every temporary
+#: array is small, stays in the processor's caches and reuses the same memory.
+_PIECE_BYTES = 1 << 19
 
 
 @functools.cache
-def _byte_set(name: str) -> Any:
-    """A 256-entry lookup table: which bytes belong to the named set."""
+def _digit_table() -> Any:
+    """A 256-entry lookup table: which bytes are decimal digits."""
     import numpy as np
 
     table = np.zeros(256, dtype=bool)
-    table[list(_SETS[name])] = True
+    table[list(_DIGITS)] = True
     return table
 
 
@@ -401,267 +468,353 @@ class _NotCanonical(Exception):
     """The table is not in a form the fast path reads; the plain path will."""
 
 
-def _positions(mask: Any) -> Any:
-    """Indices of the true entries of ``mask``, as int32 (segments are under 2 GiB) to halve their memory."""
-    import numpy as np
+class Keys:
+    """Keys of a table: their lengths and decimal values, which are bitstrings and their binary values.
 
-    return np.flatnonzero(mask).astype(np.int32)
-
-
-class _Layout:
-    """Where the strings, colons and commas of one flat JSON object are (positions in ``seg``).
-
-    Checks, without materialising per-byte masks, that the object is exactly ``{`` string ``:`` value
-    (``,`` string ``:`` value)* ``}`` with optional whitespace between tokens and none inside strings:
-    colons and commas are counted and each must sit between the right strings, and every byte outside
-    the strings must be one of them, a brace, whitespace or (for number values) part of a number.
+    Keys over :data:`_MAX_KEY_DIGITS` digits have no decimal value here (they can only be bitstrings).
     """
 
-    def __init__(self, seg: Any, strings_per_entry: int, allowed: str) -> None:
-        import numpy as np
+    def __init__(self, lengths: Any, decimal: Any, binary: Any = None, bits: Any = None) -> None:
+        self.lengths = lengths
+        self.decimal = decimal
+        self._binary, self._bits = binary, bits
 
-        if len(seg) < 2 or seg[0] != ord("{") or seg[-1] != ord("}"):
-            raise _NotCanonical
-        text = seg.tobytes()
-        if text.translate(None, _SETS[allowed]):
-            raise _NotCanonical
-        if any(space in text for space in (b" ", b"\t", b"\n", b"\r")):
-            spaces = _positions(_byte_set("space")[seg])
-        else:
-            spaces = np.zeros(0, dtype=np.int32)
-        # The only braces are the first and last bytes.
-        if text.find(b"{", 1) != -1 or text.find(b"}", 0, len(text) - 1) != -1:
-            raise _NotCanonical
-        del text
-        if len(seg) >= 1 << 31:
-            raise _NotCanonical
-        quotes = _positions(seg == ord('"'))
-        if len(quotes) % (2 * strings_per_entry):
-            raise _NotCanonical
-        self.opens, self.closes = quotes[0::2], quotes[1::2]
-        del quotes
-        self.n = n = len(self.opens) // strings_per_entry
-        self.colons = _positions(seg == ord(":"))
-        self.commas = _positions(seg == ord(","))
-        if len(self.colons) != n or len(self.commas) != max(n - 1, 0):
-            raise _NotCanonical
-        # No whitespace inside a string.
-        if len(spaces) and n:
-            owner = np.searchsorted(self.opens, spaces, side="right") - 1
-            if np.any((owner >= 0) & (spaces <= self.closes[np.maximum(owner, 0)])):
-                raise _NotCanonical
+    @classmethod
+    def gathered(cls, piece: Any, starts: Any, ends: Any) -> Keys:
+        """Keys read from ``piece[starts[i]:ends[i]]``, one length at a time, column by column.
 
-
-class Keys:
-    """Keys of a table parsed as decimal and as binary numbers, with which are bitstrings and their lengths."""
-
-    def __init__(self, seg: Any, starts: Any, ends: Any) -> None:
+        Raises:
+            _NotCanonical: a key is empty, longer than 62 characters or not all digits.
+        """
         import numpy as np
 
         lengths = ends - starts
         n = len(lengths)
-        self.lengths = lengths
-        self.decimal = np.zeros(n, dtype=np.int64)
-        self.binary = np.zeros(n, dtype=np.int64)
-        self.bits = np.ones(n, dtype=bool)
-        self._long = np.zeros(n, dtype=bool)
+        decimal = np.zeros(n, dtype=np.int64)
+        binary = np.zeros(n, dtype=np.int64)
+        bits = np.ones(n, dtype=bool)
         if not n:
-            return
-        longest = int(lengths.max())
-        if lengths.min() < 1 or longest > 62:
+            return cls(lengths, decimal, binary, bits)
+        if lengths.min() < 1 or lengths.max() > 62:
             raise _NotCanonical
-        # Keys of one length at a time, a block of rows at a time: one gather, then row-wise sums.
         present = np.flatnonzero(np.bincount(lengths))
         for length in present.tolist():
             rows = None if len(present) == 1 else np.flatnonzero(lengths == length)
             base = starts if rows is None else starts[rows]
-            columns = np.arange(length, dtype=base.dtype)
-            binary_weights = np.left_shift(1, np.arange(length - 1, -1, -1, dtype=np.int64))
-            decimal_weights = 10 ** np.arange(min(length, _MAX_KEY_DIGITS) - 1, -1, -1, dtype=np.int64)
-            for first in range(0, len(base), _KEY_ROWS):
-                block = slice(first, first + _KEY_ROWS)
-                digits = seg[base[block, None] + columns] - np.uint8(ord("0"))
-                if np.any(digits > 9):
-                    raise _NotCanonical
-                target = block if rows is None else rows[block]
-                bits = np.all(digits <= 1, axis=1)
-                self.bits[target] = bits
-                if bits.any():
-                    self.binary[target] = digits.astype(np.int64) @ binary_weights
-                if length <= _MAX_KEY_DIGITS:
-                    self.decimal[target] = digits.astype(np.int64) @ decimal_weights
-        self._long = lengths > _MAX_KEY_DIGITS
+            digits = piece[base[:, None] + np.arange(length, dtype=base.dtype)] - np.uint8(ord("0"))
+            if np.any(digits > 9):
+                raise _NotCanonical
+            target = slice(None) if rows is None else rows
+            bits[target] = row_bits = np.all(digits <= 1, axis=1)
+            if row_bits.any():
+                weights = np.left_shift(1, np.arange(length - 1, -1, -1, dtype=np.int64))
+                binary[target] = digits.astype(np.int64) @ weights
+            if length <= _MAX_KEY_DIGITS:
+                weights = 10 ** np.arange(length - 1, -1, -1, dtype=np.int64)
+                decimal[target] = digits.astype(np.int64) @ weights
+        return cls(lengths, decimal, binary, bits)
+
+    @classmethod
+    def joined(cls, parts: list[Keys]) -> Keys:
+        """The keys of consecutive pieces of one table, as one."""
+        import numpy as np
+
+        if len(parts) == 1:
+            return parts[0]
+        lengths = np.concatenate([part.lengths for part in parts])
+        decimal = np.concatenate([part.decimal for part in parts])
+        if all(part._bits is None for part in parts):
+            return cls(lengths, decimal)
+        binary = np.concatenate([part.binary for part in parts])
+        bits = np.concatenate([part.bits for part in parts])
+        return cls(lengths, decimal, binary, bits)
+
+    def _digits(self) -> None:
+        """Which keys are bitstrings, and their binary values, from the decimal values."""
+        import numpy as np
+
+        decimal = self.decimal.copy()
+        bits = np.ones(len(decimal), dtype=bool)
+        binary = np.zeros(len(decimal), dtype=np.int64)
+        longest = int(self.lengths.max()) if len(self.lengths) else 0
+        for place in range(longest):
+            decimal, digit = np.divmod(decimal, 10)
+            bits &= digit <= 1
+            binary |= (digit & 1) << place
+        self._bits, self._binary = bits, binary
+
+    @property
+    def bits(self) -> Any:
+        """Which keys are made of 0 and 1 only."""
+        if self._bits is None:
+            self._digits()
+        return self._bits
+
+    @property
+    def binary(self) -> Any:
+        """Each key read as a binary number (meaningful where :attr:`bits`)."""
+        if self._binary is None:
+            self._digits()
+        return self._binary
 
     def indices(self, nqubits: int | None) -> Any:
         """Each key's index: binary when it is a bitstring of ``nqubits`` characters, else decimal."""
         import numpy as np
 
-        binary = self.bits & (self.lengths == nqubits) if nqubits else np.zeros(len(self.lengths), bool)
-        if len(self.lengths) and np.any(self._long & ~binary):
+        if not nqubits or not len(self.lengths):
+            binary = np.zeros(len(self.lengths), dtype=bool)
+        else:
+            binary = self.bits & (self.lengths == nqubits)
+        if len(self.lengths) and np.any((self.lengths > _MAX_KEY_DIGITS) & ~binary):
             raise _NotCanonical
-        return np.where(binary, self.binary, self.decimal)
+        return np.where(binary, self.binary, self.decimal) if binary.any() else self.decimal
 
-    def blank(self, text: Any, opens: Any, rows: slice) -> None:
-        """Overwrite keys ``rows`` and their quotes (starting at ``opens``) with spaces in ``text``."""
+    def blank(self, chunk: Any, opens: Any) -> None:
+        """Overwrite the keys (their opening quotes at ``opens``) with spaces in ``chunk``."""
         import numpy as np
 
-        lengths = self.lengths[rows]
-        if not len(lengths):
-            return
-        for length in np.flatnonzero(np.bincount(lengths)):
-            starts = opens if lengths[0] == lengths[-1] == length else opens[lengths == length]
-            text[starts[:, None] + np.arange(length + 2, dtype=opens.dtype)] = ord(" ")
+        for length in np.flatnonzero(np.bincount(self.lengths)).tolist():
+            starts = opens[self.lengths == length]
+            chunk[starts[:, None] + np.arange(1, length + 1, dtype=opens.dtype)] = ord(" ")
 
 
-#: Entries read per orjson call, so that the text copies and Python floats alive at once stay small.
-_ENTRIES_PER_CHUNK = 1 << 16
+def _pieces(data: Any) -> list[tuple[int, int]]:
+    """Spans ``(start, end)`` of whole entries of the table in ``data`` (a memoryview of its bytes),
+    about :data:`_PIECE_BYTES` each: each piece starts at a key's opening quote, and consecutive pieces
+    are parted by a comma (and the space ``json.dumps`` puts after it)."""
+    spans = []
+    start, end = 1, len(data) - 1
+    while end - start > 2 * _PIECE_BYTES:
+        at = start + _PIECE_BYTES
+        window = bytes(data[at : at + 4096])
+        found = [
+            (position, gap) for gap, mark in ((1, b',"'), (2, b', "')) if (position := window.find(mark)) >= 0
+        ]
+        if not found:
+            break
+        position, gap = min(found)
+        spans.append((start, at + position))
+        start = at + position + gap
+    spans.append((start, end))
+    return spans
 
 
-def _chunked_numbers(
-    seg: Any,
-    first_byte: Any,
-    last_byte: Any,
-    numbers: Any,
-    blank: Callable[[Any, slice, int], None],
-) -> Any:
-    """Read entries' numbers chunk by chunk: entry i spans ``seg[first_byte[i]:last_byte[i]]``.
+def _compact_piece(data: Any, start: int, end: int) -> bytes:
+    """The bytes of a piece as compact JSON: without the spaces ``json.dumps`` puts after ``:`` and
+    ``,``; any other whitespace is left to the plain path."""
+    text = bytes(data[start:end])
+    if b" " in text:
+        text = text.replace(b": ", b":").replace(b", ", b",")
+        if b" " in text:
+            raise _NotCanonical
+    return text
 
-    ``blank(text, rows, offset)`` turns a chunk's copy into the inside of a JSON array of numbers
-    (``numbers[i]`` of them for entry ``i``); the values of all entries come back as one float64 array.
+
+def _entries(
+    text: bytes, key_open: Any, key_close: Any, counts: Any, complex_parts: Any = None
+) -> tuple[Keys, Any]:
+    """The keys, and the values (one float64 array, ``counts[i]`` of them for entry ``i``) of a piece
+    of a table of numbers, or of complex literals when ``complex_parts`` gives the separators (the signs
+    between their real and imaginary parts), read by orjson as one JSON array of numbers.
+
+    The piece's layout must be checked already; what is inside keys and values is checked here: the
+    translation leaves nothing but numbers, commas and spaces (anything else becomes a byte orjson
+    refuses), and the count of numbers read must be exactly the count expected. Separators become
+    commas. Keys of up to :data:`_MAX_KEY_DIGITS` digits stay in the array with a leading 1 (so that
+    "007" is the integer 1007), and orjson reads them as integers exactly when they are all digits;
+    longer keys are read by :meth:`Keys.gathered` and blanked.
     """
     import numpy as np
 
-    n = len(first_byte)
-    out = np.empty(int(numbers.sum()), dtype=np.float64)
-    filled = 0
-    for first in range(0, n, _ENTRIES_PER_CHUNK):
-        rows = slice(first, min(first + _ENTRIES_PER_CHUNK, n))
-        offset = int(first_byte[rows.start]) - 1
-        end = int(last_byte[rows.stop - 1])
-        text = np.empty(end - offset + 1, dtype=np.uint8)
-        text[1:-1] = seg[offset + 1 : end]
-        text[0], text[-1] = ord("["), ord("]")
-        blank(text, rows, offset)
-        expected = int(numbers[rows].sum())
-        try:
-            values = orjson.loads(text.data)
-        except orjson.JSONDecodeError:
-            raise _NotCanonical from None
-        if not isinstance(values, list) or len(values) != expected:
-            raise _NotCanonical
-        try:
-            out[filled : filled + expected] = values
-        except (TypeError, ValueError, OverflowError):
-            raise _NotCanonical from None
-        filled += expected
-    return out
+    n = len(key_open)
+    lengths = key_close - key_open - 1
+    if lengths.min() < 1:
+        raise _NotCanonical
+    inline = int(lengths.max()) <= _MAX_KEY_DIGITS
+    if complex_parts is None:
+        table = _NUMBERS_WITH_KEYS if inline else _NUMBERS_WITHOUT_KEYS
+    else:
+        table = _COMPLEX_WITH_KEYS if inline else _COMPLEX_WITHOUT_KEYS
+    chunk = bytearray(b"[")
+    chunk += text.translate(table)
+    chunk += b"]"
+    view = np.frombuffer(chunk, dtype=np.uint8)
+    if inline:
+        view[key_open + 1] = ord("1")
+        keys = Keys(lengths, np.empty(n, dtype=np.int64))
+    else:
+        keys = Keys.gathered(np.frombuffer(text, dtype=np.uint8), key_open + 1, key_close)
+        keys.blank(view, key_open + 1)
+    if complex_parts is not None and len(complex_parts):
+        view[complex_parts + 1] = ord(",")
+    try:
+        numbers = orjson.loads(chunk)
+    except orjson.JSONDecodeError:
+        raise _NotCanonical from None
+    del chunk, view
+    total = int(counts.sum())
+    if len(numbers) != total + (n if inline else 0):
+        raise _NotCanonical
+    if not inline:
+        return keys, np.array(numbers, dtype=np.float64)
+    stride = int(counts[0]) + 1
+    if np.all(counts == counts[0]):
+        found: Any = numbers[::stride]
+        values = np.empty(total, dtype=np.float64)
+        for column in range(1, stride):
+            values[column - 1 :: stride - 1] = numbers[column::stride]
+    else:
+        key_at = np.cumsum(counts + 1) - (counts + 1)
+        found = operator.itemgetter(*key_at.tolist())(numbers) if n > 1 else (numbers[0],)
+        read = np.array(numbers, dtype=np.float64)
+        keep = np.ones(len(read), dtype=bool)
+        keep[key_at] = False
+        values = read[keep]
+    prefixed = np.array(found)
+    if prefixed.dtype != np.int64:
+        raise _NotCanonical
+    keys.decimal = prefixed - np.array(_POWERS_OF_TEN, dtype=np.int64)[lengths]
+    return keys, values
+
+
+def _read_table(seg: Any, piece: Callable[[Any, int, int], tuple[Keys, Any]]) -> tuple[Keys, Any] | None:
+    """``(keys, values)`` of the table whose bytes ``seg`` holds, read piece by piece, or None when any
+    piece is not in a form the fast path reads."""
+    import numpy as np
+
+    data = memoryview(seg).cast("B")
+    if len(data) < 2 or data[0] != ord("{") or data[-1] != ord("}"):
+        return None
+    try:
+        if len(data) == 2:
+            empty = np.zeros(0, dtype=np.int64)
+            return Keys(empty, empty), np.zeros(0)
+        parts = [piece(data, start, end) for start, end in _pieces(data)]
+    except _NotCanonical:
+        return None
+    return Keys.joined([keys for keys, _ in parts]), np.concatenate([values for _, values in parts])
+
+
+def _number_piece(data: Any, start: int, end: int) -> tuple[Keys, Any]:
+    """Keys and values of one piece of a table of numbers."""
+    import numpy as np
+
+    text = _compact_piece(data, start, end)
+    piece = np.frombuffer(text, dtype=np.uint8)
+    quotes = np.flatnonzero(piece == ord('"'))
+    key_open, key_close = quotes[0::2], quotes[1::2]
+    n = len(key_close)
+    # Entry i is `"key":value` followed by `,`: a colon right after each key, a comma right before
+    # each following key, no value empty. A colon or comma elsewhere adds a number to those read.
+    entry_ends = np.append(key_open[1:] - 1, len(text))
+    if (
+        not n
+        or len(quotes) % 2
+        or key_open[0] != 0
+        or np.any(entry_ends - key_close < 3)
+        or not np.all(piece[key_close + 1] == ord(":"))
+        or not np.all(piece[entry_ends[:-1]] == ord(","))
+    ):
+        raise _NotCanonical
+    return _entries(text, key_open, key_close, np.ones(n, dtype=np.int64))
+
+
+def _complex_piece(data: Any, start: int, end: int) -> tuple[Keys, Any]:
+    """Keys and values of one piece of a table of complex literals."""
+    import numpy as np
+
+    text = _compact_piece(data, start, end)
+    piece = np.frombuffer(text, dtype=np.uint8)
+    # Quotes, signs, parentheses and "j" found in one pass, then told apart.
+    marked = np.flatnonzero(np.frombuffer(text.translate(_COMPLEX_MARKS), dtype=np.bool_))
+    kinds = piece[marked]
+    quotes = marked[kinds == ord('"')]
+    signs = marked[(kinds == ord("+")) | (kinds == ord("-"))]
+    key_open, key_close, value_open, value_close = quotes[0::4], quotes[1::4], quotes[2::4], quotes[3::4]
+    n = len(key_open)
+    # Entry i is `"key":"value"` followed by `,` (a colon or comma elsewhere adds a number to those read).
+    if (
+        not n
+        or len(quotes) % 4
+        or key_open[0] != 0
+        or value_close[-1] != len(text) - 1
+        or not np.array_equal(value_open, key_close + 2)
+        or not np.array_equal(key_open[1:], value_close[:-1] + 2)
+        or not np.all(piece[key_close + 1] == ord(":"))
+        or not np.all(piece[value_close[:-1] + 1] == ord(","))
+    ):
+        raise _NotCanonical
+    starts, ends = value_open + 1, value_close  # value i is piece[starts[i]:ends[i]]
+    if np.any(ends - starts < 2):
+        raise _NotCanonical
+    # "(" only first in a value, ")" only last and "j" just before the ")" (or last, for an imaginary
+    # number without real part), and none elsewhere.
+    paren = piece[starts] == ord("(")
+    parens = int(np.count_nonzero(paren))
+    inner_starts, inner_ends = starts[paren], ends[paren]
+    if (
+        np.count_nonzero(kinds == ord("(")) != parens
+        or np.count_nonzero(kinds == ord(")")) != parens
+        or np.count_nonzero(kinds == ord("j")) != n
+        or not np.all(piece[inner_ends - 1] == ord(")"))
+        or not np.all(piece[np.where(paren, ends - 2, ends - 1)] == ord("j"))
+    ):
+        raise _NotCanonical
+    # The sign between the real and imaginary parts follows a digit (an exponent's sign follows "e",
+    # a leading sign the opening quote or parenthesis) and precedes one. In order, the k-th such sign
+    # must lie inside the k-th value in parentheses: then each holds exactly one.
+    digit = _digit_table()
+    separators = signs[digit[piece[signs - 1]] & digit[piece[signs + 1]]]
+    if len(separators) != parens or not (
+        np.all(separators > inner_starts) and np.all(separators < inner_ends)
+    ):
+        raise _NotCanonical
+    counts = np.where(paren, 2, 1)
+    keys, flat = _entries(text, key_open, key_close, counts, separators)
+    # The separator became a comma, so its minus is a negation. A real part written "-0", or an
+    # imaginary "-0j", must stay a negative zero (JSON reads -0 as 0).
+    negative = piece[separators] == ord("-")
+    real_negative_zero = (
+        (separators - inner_starts == 3)
+        & (piece[inner_starts + 1] == ord("-"))
+        & (piece[inner_starts + 2] == ord("0"))
+    )
+    imag_negative_zero = (
+        ~paren & (ends - starts == 3) & (piece[starts] == ord("-")) & (piece[starts + 1] == ord("0"))
+    )
+    values = np.empty(n, dtype=np.complex128)
+    if parens == n:
+        values.real, values.imag = flat[0::2], flat[1::2]
+        np.negative(values.imag, out=values.imag, where=negative)
+        values.real[real_negative_zero] = -0.0
+    else:
+        last = np.cumsum(counts) - 1
+        real, imag = np.zeros(n), flat[last]
+        real[paren] = flat[last[paren] - 1]
+        inner_imag = imag[paren]
+        np.negative(inner_imag, out=inner_imag, where=negative)
+        imag[paren] = inner_imag
+        real[np.flatnonzero(paren)[real_negative_zero]] = -0.0
+        values.real, values.imag = real, imag
+    values.imag[imag_negative_zero] = -0.0
+    return keys, values
 
 
 def parse_number_table(seg: Any) -> tuple[Keys, Any] | None:
     """``(keys, values)`` of a flat JSON object of string keys and number values, or None.
 
-    ``seg`` is the object's bytes as a uint8 array.
+    ``seg`` holds the object's bytes (a uint8 array or any bytes-like object). Compact JSON and
+    ``json.dumps``'s default spacing are read; anything else is left to the plain path.
     """
-    import numpy as np
-
-    try:
-        layout = _Layout(seg, 1, "number")
-        n = layout.n
-        opens, closes, colons, commas = layout.opens, layout.closes, layout.colons, layout.commas
-        # key i < colon i < (comma i) < key i+1
-        if n and (np.any(colons <= closes) or np.any(colons[:-1] >= opens[1:])):
-            raise _NotCanonical
-        if n > 1 and (np.any(commas <= colons[:-1]) or np.any(commas >= opens[1:])):
-            raise _NotCanonical
-        keys = Keys(seg, opens + 1, closes)
-        ends = np.append(commas, len(seg) - 1)
-
-        def blank(text: Any, rows: slice, offset: int) -> None:
-            keys.blank(text, opens[rows] - offset, rows)
-            text[colons[rows] - offset] = ord(" ")
-
-        return keys, _chunked_numbers(seg, opens, ends, np.ones(n, dtype=np.int64), blank)
-    except _NotCanonical:
-        return None
+    return _read_table(seg, _number_piece)
 
 
 def parse_complex_table(seg: Any) -> tuple[Keys, Any] | None:
     """``(keys, values)`` of a flat JSON object of string keys and Python complex literals, or None.
 
     Reads the literals Python writes (``repr(complex)``): ``"(a+bj)"``, ``"(a-bj)"`` and ``"bj"`` with
-    ``a`` and ``b`` finite float reprs; anything else (nan, inf, spaces, other spellings) gives None.
+    ``a`` and ``b`` finite float reprs; anything else (nan, inf, other spellings) gives None. ``seg``
+    holds the object's bytes (a uint8 array or any bytes-like object). Compact JSON and
+    ``json.dumps``'s default spacing are read; anything else is left to the plain path.
     """
-    import numpy as np
-
-    try:
-        layout = _Layout(seg, 2, "complex")
-        n = layout.n
-        opens, closes, colons, commas = layout.opens, layout.closes, layout.colons, layout.commas
-        key_open, key_close, value_open, value_close = opens[0::2], closes[0::2], opens[1::2], closes[1::2]
-        del layout, opens, closes
-        if n and (np.any(colons <= key_close) or np.any(colons >= value_open)):
-            raise _NotCanonical
-        if n > 1 and (np.any(commas <= value_close[:-1]) or np.any(commas >= key_open[1:])):
-            raise _NotCanonical
-        keys = Keys(seg, key_open + 1, key_close)
-        starts, ends = value_open + 1, value_close  # value i is seg[starts[i]:ends[i]]
-        if n and np.any(ends - starts < 2):
-            raise _NotCanonical
-        # Keys are digits, so any "(", ")", "j" or sign is in a value: "(" only first in a value,
-        # ")" only last, "j" just before the ")" (or last, for an imaginary number without real part).
-        paren = seg[starts] == ord("(")
-        opening = starts[paren]
-        closing = ends[paren] - 1
-        j_at = np.where(paren, ends - 2, ends - 1)
-        # Each expected position holds its byte, and the object holds no other such byte.
-        for char, expected in ((b"(", opening), (b")", closing), (b"j", j_at)):
-            if np.count_nonzero(seg == char[0]) != len(expected) or not np.all(seg[expected] == char[0]):
-                raise _NotCanonical
-        del opening, closing
-        # The sign between real and imaginary parts follows a digit (an exponent's sign follows "e",
-        # a leading sign the opening quote or parenthesis) and precedes a digit.
-        signs = np.concatenate([_positions(seg == ord("+")), _positions(seg == ord("-"))])
-        digit = _byte_set("digit")
-        separators = signs[digit[seg[signs - 1]] & digit[seg[signs + 1]]]
-        del signs
-        owner = np.searchsorted(starts, separators, side="right") - 1
-        if not np.array_equal(np.bincount(owner, minlength=n), paren.astype(np.int64)):
-            raise _NotCanonical
-        negative = np.zeros(n, dtype=bool)
-        negative[owner] = seg[separators] == ord("-")
-        # A real part written "-0", or an imaginary "-0j", must stay a negative zero (JSON reads -0 as 0).
-        first = starts[owner]
-        real_negative_zero = np.zeros(n, dtype=bool)
-        real_negative_zero[owner] = (
-            (separators - first == 3) & (seg[first + 1] == ord("-")) & (seg[first + 2] == ord("0"))
-        )
-        imag_negative_zero = (
-            ~paren & (ends - starts == 3) & (seg[starts] == ord("-")) & (seg[starts + 1] == ord("0"))
-        )
-
-        separator_of = np.zeros(n, dtype=np.int32)
-        separator_of[owner] = separators
-        del owner, first, separators
-        ends_entry = np.append(commas, len(seg) - 1)
-
-        def blank(text: Any, rows: slice, offset: int) -> None:
-            keys.blank(text, key_open[rows] - offset, rows)
-            for positions in (colons[rows], value_open[rows], value_close[rows], j_at[rows]):
-                text[positions - offset] = ord(" ")
-            inner = paren[rows]
-            text[starts[rows][inner] - offset] = ord(" ")
-            text[ends[rows][inner] - 1 - offset] = ord(" ")
-            text[separator_of[rows][inner] - offset] = ord(",")
-
-        counts = np.where(paren, 2, 1)
-        flat = _chunked_numbers(seg, key_open, ends_entry, counts, blank)
-        at = np.cumsum(counts) - counts
-        values = np.empty(n, dtype=np.complex128)
-        values.real = np.where(paren, flat[at], 0.0)
-        values.imag = np.where(paren, flat[np.minimum(at + 1, len(flat) - 1)], flat[at])
-        values.imag[negative] = -values.imag[negative]
-        values.real[real_negative_zero] = -0.0
-        values.imag[imag_negative_zero] = -0.0
-        return keys, values
-    except _NotCanonical:
-        return None
+    return _read_table(seg, _complex_piece)

@@ -6,6 +6,7 @@ import json
 from collections import Counter
 
 import numpy as np
+import orjson
 import pytest
 
 from qiboconnection.errors import ResultDecodeError
@@ -287,3 +288,74 @@ def test_sparse_state_over_unmeasured_qubits_is_placed_by_index() -> None:
     )
     with pytest.raises(ResultDecodeError, match="2\\^20 entries"):
         small.state()
+
+
+def _plain_table(text: bytes, complex_values: bool) -> dict[int, list[int]] | None:
+    """What the plain path reads from a table (orjson, ``complex()``), as index -> value bits; None
+    where it refuses the table."""
+    try:
+        table = orjson.loads(text)
+        if not isinstance(table, dict) or not all(key.isdigit() for key in table):
+            return None
+        if complex_values:
+            if not all(isinstance(value, str) for value in table.values()):
+                return None
+            values = np.array([complex(value) for value in table.values()], dtype=np.complex128)
+        else:
+            if not all(type(value) in (int, float) for value in table.values()):
+                return None
+            values = np.array([float(value) for value in table.values()], dtype=np.float64)
+    except (ValueError, TypeError):
+        return None
+    bits = values.view(np.int64).reshape(len(values), -1).tolist()
+    return dict(zip((int(key) for key in table), bits, strict=True))
+
+
+def test_fast_table_readers_agree_with_the_plain_path_on_damaged_tables() -> None:
+    """Random tables in both spacings, with up to three bytes changed, added or removed: the fast path
+    either declines (None) or reads exactly what the plain path reads, and never reads what it refuses."""
+    import random
+
+    rng = np.random.default_rng(11)
+    chooser = random.Random(11)
+    damage = b'0123456789.e+-()j":, {}Eabn\\'
+    read = 0
+    for trial in range(3000):
+        size = int(rng.integers(1, 30))
+        complex_values = trial % 2 == 0
+        numbers = rng.normal(size=(size, 2)) * 10.0 ** rng.uniform(-20, 20, size=(size, 2))
+        if complex_values:
+            pick = rng.integers(0, 5, size=size)
+            numbers[pick == 0, 0], numbers[pick == 1, 0], numbers[pick == 2, 1] = 0.0, -0.0, -0.0
+            table: dict[str, object] = {
+                str(i): str(complex(re, im)) for i, (re, im) in enumerate(numbers.tolist())
+            }
+        else:
+            table = {str(i): value for i, value in enumerate(numbers[:, 0].tolist())}
+        spacing = (",", ":") if chooser.random() < 0.5 else (", ", ": ")
+        text = bytearray(json.dumps(table, separators=spacing).encode())
+        for _ in range(chooser.randint(0, 3)):
+            where, change = chooser.randrange(len(text)), chooser.random()
+            if change < 0.4:
+                text[where] = chooser.choice(damage)
+            elif change < 0.7:
+                text.insert(where, chooser.choice(damage))
+            else:
+                del text[where]
+        reader = parse_complex_table if complex_values else parse_number_table
+        fast = reader(np.frombuffer(bytes(text), dtype=np.uint8))
+        if fast is None:
+            continue
+        plain = _plain_table(bytes(text), complex_values)
+        assert plain is not None, bytes(text)
+        keys, values = fast
+        mine = dict(
+            zip(
+                keys.indices(None).tolist(),
+                values.view(np.int64).reshape(len(values), -1).tolist(),
+                strict=True,
+            )
+        )
+        assert mine == plain, bytes(text)
+        read += 1
+    assert read > 1000  # most damage leaves a readable table, and those were compared

@@ -197,3 +197,56 @@ def test_payload_with_too_many_values_for_its_size_is_refused_before_parsing() -
     check_shape(b"[" + b"[]," * (SHAPE_FLOOR // 96 - 1) + b"[]]", max_bytes=1000)
     with pytest.raises(ResultDecodeError):
         check_shape(b"[" + b"[]," * (SHAPE_FLOOR // 96 + 1) + b"[]]", max_bytes=1000)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        " YWJj\n",  # surrounding whitespace
+        b"YWJj",  # bytes
+        "YW Jj",  # whitespace inside
+        "YWJj=",  # bad padding
+        "YW=j",  # padding inside
+        "YWJjé",  # not ASCII
+        "YW*j",  # outside both alphabets
+    ],
+)
+def test_base64_reads_both_alphabets_and_refuses_the_rest(text: str | bytes) -> None:
+    if text in (" YWJj\n", b"YWJj"):
+        assert b64decode_any(text) == b"abc"
+    else:
+        with pytest.raises(ValueError):
+            b64decode_any(text)
+
+
+def test_base64_of_every_byte_in_either_alphabet_with_or_without_padding() -> None:
+    raw = bytes(range(256)) * 3 + b"x"
+    for encoded in (base64.b64encode(raw), base64.urlsafe_b64encode(raw)):
+        for text in (encoded, encoded.rstrip(b"="), encoded.decode(), encoded.decode().rstrip("=")):
+            assert b64decode_any(text) == raw
+
+
+def test_gzip_is_read_with_zlib_where_isal_is_missing(monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    from qiboconnection import serialization
+
+    blob = gzip.compress(b"abc" * 100_000) + gzip.compress(b"def")
+    with_isal = gunzip_capped(blob)
+    monkeypatch.setitem(sys.modules, "isal", None)
+    serialization._inflater.cache_clear()
+    try:
+        inflate, errors = serialization._inflater()
+        assert inflate.__module__ in {"zlib", None} and errors == (__import__("zlib").error,)
+        assert gunzip_capped(blob) == with_isal == b"abc" * 100_000 + b"def"
+        with pytest.raises(ValueError, match="corrupt"):
+            gunzip_capped(blob[:10] + bytes(64) + blob[74:])
+    finally:
+        serialization._inflater.cache_clear()
+
+
+def test_a_trailer_stating_less_than_the_data_holds_still_stops_at_the_cap() -> None:
+    blob = bytearray(gzip.compress(bytes(5_000_000)))
+    blob[-4:] = (1000).to_bytes(4, "little")  # says 1000 bytes; inflates to 5 MB
+    with pytest.raises(OverLimit):
+        gunzip_capped(bytes(blob), 1_000_000)
