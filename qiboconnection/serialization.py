@@ -24,9 +24,11 @@ results are not parsed into objects (see below), so this bounds what is left: co
 payloads of other job types.
 
 Decoding a circuit result and reading its arrays (``state()``, ``probabilities()``) takes at most about
-three times the decompressed size at its peak: the payload itself, the compressed bytes while
-inflating, and the position arrays of the table being read (a 20-qubit result of 134 MiB peaks about
-300 MB above what was in use before, 2.1 times; an 18-qubit one of 33 MiB about 100 MB, 2.9 times).
+three and a half times the decompressed size at its peak, counted from the request: the job record as
+received, the envelope's text, the compressed and the decompressed bytes, and the arrays read (a 20-qubit
+result of 110 MiB peaks 243 MiB above what was in use before, 2.2 times; a dense 18-qubit one of 33 MiB,
+whose random digits compress less, 112 MiB, 3.4 times). Tables are read a piece at a time, so reading
+them adds little beyond the arrays they give.
 Payloads without large tables are parsed by orjson into Python objects, whose size depends on their
 shape and is bounded by the cap only through it.
 """
@@ -464,6 +466,17 @@ def _digit_table() -> Any:
     return table
 
 
+@functools.cache
+def _bitstring_table() -> Any:
+    """For each number up to 111111, the binary value of its six decimal digits when they are all 0 or
+    1, else -1."""
+    import numpy as np
+
+    table = np.full(111112, -1, dtype=np.int32)
+    table[[int(format(value, "b")) for value in range(64)]] = np.arange(64, dtype=np.int32)
+    return table
+
+
 class _NotCanonical(Exception):
     """The table is not in a form the fast path reads; the plain path will."""
 
@@ -530,18 +543,21 @@ class Keys:
         return cls(lengths, decimal, binary, bits)
 
     def _digits(self) -> None:
-        """Which keys are bitstrings, and their binary values, from the decimal values."""
+        """Which keys are bitstrings, and their binary values, from the decimal values: six digits at a
+        time through a table from each six-digit number made of 0 and 1 to its binary value."""
         import numpy as np
 
-        decimal = self.decimal.copy()
-        bits = np.ones(len(decimal), dtype=bool)
+        table = _bitstring_table()
+        decimal = np.maximum(self.decimal, 0)
+        high, rest = np.divmod(decimal, 10**12)
+        middle, low = np.divmod(rest, 10**6)
         binary = np.zeros(len(decimal), dtype=np.int64)
-        longest = int(self.lengths.max()) if len(self.lengths) else 0
-        for place in range(longest):
-            decimal, digit = np.divmod(decimal, 10)
-            bits &= digit <= 1
-            binary |= (digit & 1) << place
-        self._bits, self._binary = bits, binary
+        bits = self.lengths <= _MAX_KEY_DIGITS
+        for part, shift in ((high, 12), (low, 0), (middle, 6)):
+            found = table[np.minimum(part, len(table) - 1)]
+            bits &= (part < len(table)) & (found >= 0)
+            binary |= found.astype(np.int64) << shift
+        self._bits, self._binary = bits, np.where(bits, binary, 0)
 
     @property
     def bits(self) -> Any:
