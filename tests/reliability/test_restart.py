@@ -19,9 +19,11 @@ from qiboconnection.config import RetryPolicy
 from .support import job_rows, session
 
 JOBS = 10
-NQUBITS = 14
-# Enough layers of H pairs (identity) that one job takes a few tenths of a second on the simulator.
-DEPTH = 60
+# Wide and shallow, so that a job takes far longer to simulate (about a second) than to submit (a few
+# tens of milliseconds): jobs are still queued when the server is killed, however slow the machine.
+NQUBITS = 18
+# Layers of H pairs (an identity).
+DEPTH = 6
 # Patient enough to wait across a restart of a few seconds, on every call.
 POLICY = RetryPolicy(max_attempts=200, budget=60.0, backoff_base=0.05, backoff_cap=0.25)
 
