@@ -17,9 +17,10 @@ Every answer is read as a stream under two bounds, set by event hooks on both cl
 - *time*: the body must be complete within :attr:`Settings.timeout
   <qiboconnection.config.Settings.timeout>` seconds of the request's start; a server that drips its
   body slower than that raises :class:`~qiboconnection.errors.RequestTimeoutError`, which the retry
-  policy treats as any timeout. An asynchronous call is bounded as a whole, headers included (see
-  :func:`qiboconnection.concurrency.async_deadline`); in a synchronous call each read while
-  connecting, sending and waiting for the headers is bounded by the same timeout.
+  policy treats as any timeout. Every attempt is also bounded as a whole, headers included, by the
+  same timeout: an asynchronous one is cancelled (:func:`qiboconnection.concurrency.async_within`), a
+  synchronous one runs on a helper thread that is abandoned at the deadline
+  (:func:`qiboconnection.concurrency.within`).
 
 A response hook also keeps the last answer of the running call in a context variable
 (:func:`last_response`), so that an answer the generated parser cannot read still becomes an error

@@ -28,7 +28,7 @@ WORDS = {
     "AsyncBaseTransport": "BaseTransport",
     "AsyncClient": "Client",
     "async_sleep": "sleep",
-    "async_deadline": "deadline",
+    "async_within": "within",
     "asyncio_detailed": "sync_detailed",
     "get_async_httpx_client": "get_httpx_client",
     "build_async_clients": "build_clients",

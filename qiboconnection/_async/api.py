@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, Self
 from qiboconnection._async.remote_job import AsyncRemoteJob
 from qiboconnection._async.waiting import listing_round, wait_rounds
 from qiboconnection.batching import Batch, BatchJob, BatchOutcome, check_batch
-from qiboconnection.concurrency import AsyncPool, async_deadline, async_sleep
+from qiboconnection.concurrency import AsyncPool, async_sleep, async_within
 from qiboconnection.config import Settings
 from qiboconnection.errors import ConflictError, JobFailedError, NotFoundError, QiboconnectionError
 from qiboconnection.models.devices import Device, Devices
@@ -202,8 +202,7 @@ class AsyncAPIBase(Session):
             return
 
         async def login() -> object:
-            async with async_deadline(self._settings.timeout):
-                return await self._auth.login_async()
+            return await async_within(self._settings.timeout, self._auth.login_async)
 
         try:
             await retrying(

@@ -13,7 +13,7 @@ from qaas_client import Client
 from qaas_client.models.page_links import PageLinks
 
 from qiboconnection.clients import last_response, reset_last_response
-from qiboconnection.concurrency import async_deadline, async_sleep
+from qiboconnection.concurrency import async_sleep, async_within
 from qiboconnection.config import RetryPolicy
 from qiboconnection.errors import QiboconnectionError
 from qiboconnection.operations import Request, Retry
@@ -56,8 +56,7 @@ async def attempt(client: Client, request: Request[_T], timeout: float) -> _T:
     or an unreadable answer."""
     reset_last_response()
     try:
-        async with async_deadline(timeout):
-            response = await request.send_async(client)
+        response = await async_within(timeout, request.send_async, client)
     except PARSE_ERRORS as error:
         raise unreadable(last_response(), error, what=request.what) from None
     model: _T = answer_of(response, request.model, what=request.what)

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, Self
 from qiboconnection._sync.remote_job import RemoteJob
 from qiboconnection._sync.waiting import listing_round, wait_rounds
 from qiboconnection.batching import Batch, BatchJob, BatchOutcome, check_batch
-from qiboconnection.concurrency import Pool, deadline, sleep
+from qiboconnection.concurrency import Pool, sleep, within
 from qiboconnection.config import Settings
 from qiboconnection.errors import ConflictError, JobFailedError, NotFoundError, QiboconnectionError
 from qiboconnection.models.devices import Device, Devices
@@ -204,8 +204,7 @@ class APIBase(Session):
             return
 
         def login() -> object:
-            with deadline(self._settings.timeout):
-                return self._auth.login_sync()
+            return within(self._settings.timeout, self._auth.login_sync)
 
         try:
             retrying(

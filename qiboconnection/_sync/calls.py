@@ -15,7 +15,7 @@ from qaas_client import Client
 from qaas_client.models.page_links import PageLinks
 
 from qiboconnection.clients import last_response, reset_last_response
-from qiboconnection.concurrency import deadline, sleep
+from qiboconnection.concurrency import sleep, within
 from qiboconnection.config import RetryPolicy
 from qiboconnection.errors import QiboconnectionError
 from qiboconnection.operations import Request, Retry
@@ -58,8 +58,7 @@ def attempt(client: Client, request: Request[_T], timeout: float) -> _T:
     or an unreadable answer."""
     reset_last_response()
     try:
-        with deadline(timeout):
-            response = request.send_sync(client)
+        response = within(timeout, request.send_sync, client)
     except PARSE_ERRORS as error:
         raise unreadable(last_response(), error, what=request.what) from None
     model: _T = answer_of(response, request.model, what=request.what)

@@ -773,6 +773,7 @@ HOSTILE_ANSWERS = [
     ("a chunked answer that never ends", "endless_chunked", "AnswerTooLargeError"),
     ("a 1 MB gzip body inflating to 1 GiB", "gzip_bomb", "AnswerTooLargeError"),
     ("a body dripping a byte every 0.2 s", "drip", "RequestTimeoutError"),
+    ("headers dripping a byte every 0.2 s", "drip_headers", "RequestTimeoutError"),
     ("`Content-Length: 10**12`", "giant_length", "AnswerTooLargeError"),
     ("a chunk size of 2**64 - 1", "giant_chunk", "AnswerTooLargeError"),
     ("a 307 redirect elsewhere", "redirect", "RemoteExecutionException"),
