@@ -121,23 +121,21 @@ class _Handoff(Generic[_T]):
 
     def give(self, value: _T) -> None:
         """The work's value."""
-        with self._lock:
-            dropped = self._abandoned
-            if not dropped:
-                self._value = value
-            self._ended.release()
-        if dropped:
-            logger.debug("%s ended after its caller left; its answer is dropped", self.what)
+        self._end(value, None)
 
     def fail(self, error: BaseException) -> None:
         """The work's exception."""
+        self._end(None, error)
+
+    def _end(self, value: _T | None, error: BaseException | None) -> None:
         with self._lock:
             dropped = self._abandoned
             if not dropped:
-                self._error = error
+                self._value, self._error = value, error
             self._ended.release()
         if dropped:
-            logger.debug("%s failed after its caller left (%r); the error is dropped", self.what, error)
+            ended = "ended" if error is None else f"failed ({error!r})"
+            logger.debug("%s %s after its caller left; what it got is dropped", self.what, ended)
 
     def abandon(self, why: str) -> bool:
         """Give the work up (``why`` says when, for the log) unless it has ended; whether it was given up."""

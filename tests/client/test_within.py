@@ -130,13 +130,13 @@ def test_what_abandoned_work_gets_later_is_dropped_and_logged_at_debug_level(
             within(0.1, late)
         release.set()
         deadline = time.monotonic() + 5
-        while not any("its answer is dropped" in record.getMessage() for record in caplog.records):
+        while not any("what it got is dropped" in record.getMessage() for record in caplog.records):
             assert time.monotonic() < deadline, caplog.records
             time.sleep(0.01)
     records = [record for record in caplog.records if record.name == "qiboconnection.concurrency"]
     assert [record.levelno for record in records] == [logging.DEBUG, logging.DEBUG]
     assert "abandoned at its deadline (0.1 s)" in records[0].getMessage()
-    assert "its answer is dropped" in records[1].getMessage()
+    assert "what it got is dropped" in records[1].getMessage()
 
 
 def test_helper_threads_are_reused_and_their_number_is_bounded() -> None:
