@@ -307,10 +307,9 @@ class QaaSCircuitResult(dict[str, Any]):
                 keys, values = parsed
                 size = len(values)
                 nqubits = max(self.nqubits or 0, max(size - 1, 1).bit_length())
-                head = slice(0, 64)
-                binary = nqubits > 1 and bool(
-                    np.all((keys.lengths[head] == nqubits) & keys.bits[head]) and size
-                )
+                # Bitstring keys, when the first ones are bitstrings of n bits (else indices).
+                head = keys.head(64)
+                binary = nqubits > 1 and bool(np.all((head.lengths == nqubits) & head.bits) and size)
                 return self._dense(key, keys.indices(nqubits if binary else None), values, nqubits, dtype)
         table = self.get(key)
         if not isinstance(table, Mapping):

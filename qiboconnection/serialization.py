@@ -140,12 +140,14 @@ def b64decode_any(text: str | bytes) -> bytes:
     """
     import pybase64
 
+    # The usual text (standard alphabet, padded, no surrounding space) is decoded as it is.
+    try:
+        return pybase64.b64decode(text, validate=True)
+    except ValueError:
+        pass
     if isinstance(text, str):
         if not text.isascii():
             raise binascii.Error("base64 text holds a non-ASCII character")
-        # The usual text (standard alphabet, padded, no surrounding space) is decoded as it is.
-        if not (text[:1].isspace() or text[-1:].isspace() or "-" in text or "_" in text or len(text) % 4):
-            return pybase64.b64decode(text, validate=True)
         text = text.encode("ascii")
     raw = bytes(text)
     # Each step copies the text, so each runs only when the text needs it.
@@ -541,6 +543,13 @@ class Keys:
         binary = np.concatenate([part.binary for part in parts])
         bits = np.concatenate([part.bits for part in parts])
         return cls(lengths, decimal, binary, bits)
+
+    def head(self, count: int) -> Keys:
+        """The first ``count`` keys."""
+        part = Keys(self.lengths[:count], self.decimal[:count])
+        if self._bits is not None:
+            part._bits, part._binary = self._bits[:count], self._binary[:count]
+        return part
 
     def _digits(self) -> None:
         """Which keys are bitstrings, and their binary values, from the decimal values: six digits at a
