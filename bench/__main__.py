@@ -14,7 +14,8 @@ and rounds alternate between the clients so that drift on the machine hits them 
 same for everyone: each process logs in before its clock starts, and per-call figures drop the first call.
 
 A step that fails (a missing feature, a crashed driver, a timeout) becomes a FAIL row with its error;
-the other steps still run. ``--quick`` runs one round with smaller counts, for iteration.
+the other steps still run. ``--quick`` runs one round with smaller counts, for iteration; ``--only``
+runs some groups of rows alone (``--only link``, ``--only getjob,import,list``).
 """
 
 from __future__ import annotations
@@ -367,6 +368,24 @@ def _completed(f: Callable[..., dict[str, Any]], server: Server, step: str, coun
     return result["seconds"]
 
 
+def interleaved_or_failed(
+    rounds: int, measures: dict[str, Callable[[], float]]
+) -> dict[str, float | StepFailed]:
+    """:func:`interleaved`, where a measure that fails is left out of the later rounds: the median of
+    each measure's figures, or its failure."""
+    figures: dict[str, list[float]] = {name: [] for name in measures}
+    failures: dict[str, StepFailed] = {}
+    for _ in range(rounds):
+        for name, measure in measures.items():
+            if name in failures:
+                continue
+            try:
+                figures[name].append(measure())
+            except StepFailed as error:
+                failures[name] = error
+    return {name: failures.get(name) or statistics.median(figures[name]) for name in measures}
+
+
 def bench_submit(
     server: Server, sizes: Sizes, rows: list[Row], extra: dict[str, Any], link: str = ""
 ) -> None:
@@ -374,46 +393,62 @@ def bench_submit(
 
     Across the link the synchronous path is held to the raw-HTTP floor (one connection submitting
     and polling with nothing but http.client) and the batch to the released client; on loopback both
-    figures are reported only."""
+    figures are reported only. Across the link a second floor, which also fetches every job's record
+    (as a wait must, for the results), is reported without a target. Rounds alternate between all of
+    them."""
     count = sizes.circuits
-    old = statistics.median(
-        interleaved(sizes.rounds, {"released": lambda: _completed(released, server, "submit_wait", count)})[
-            "released"
-        ]
+    steps = {
+        "released": (released, "submit_wait"),
+        "floor": (ours, "floor_submit_wait"),
+        **({"floor with results": (ours, "floor_submit_fetch")} if link else {}),
+        "sync": (ours, "submit_wait"),
+        "batch": (ours, "batch_wait"),
+    }
+    got = interleaved_or_failed(
+        sizes.rounds,
+        {
+            name: lambda f=f, step=step: _completed(f, server, step, count)
+            for name, (f, step) in steps.items()
+        },
     )
+    old = got["released"]
+    if isinstance(old, StepFailed):
+        raise old
     say(f"{count} circuits{link}, released: {old:.2f} s")
-    try:
-        floor = statistics.median(
-            interleaved(
-                sizes.rounds, {"floor": lambda: _completed(ours, server, "floor_submit_wait", count)}
-            )["floor"]
-        )
-        extra[f"{count} circuits submit+wait{link}, raw-HTTP floor (s)"] = floor
+    floors: dict[str, float] = {}
+    for label in ("floor", "floor with results"):
+        if label not in got:
+            continue
+        figure = got[label]
+        name = f"{count} circuits submit+wait{link}, raw-HTTP {label}"
+        if isinstance(figure, StepFailed):
+            extra[f"{name} (s)"] = f"failed: {figure}"
+            floors[label] = math.nan
+            continue
+        floors[label] = figure
+        extra[f"{name} (s)"] = figure
+        say(f"{count} circuits{link}, raw-HTTP {label}: {figure:.2f} s")
+    floor = floors["floor"]
+    if not math.isnan(floor):
         extra[
             f"{count} circuits submit+wait{link}, raw-HTTP floor / released (best one connection reaches)"
         ] = floor / old
-        say(f"{count} circuits{link}, raw-HTTP floor: {floor:.2f} s")
-    except StepFailed as error:
-        extra[f"{count} circuits submit+wait{link}, raw-HTTP floor (s)"] = f"failed: {error}"
-        floor = math.nan
-    for label, step in [("sync", "submit_wait"), ("batch", "batch_wait")]:
+    for label in ("sync", "batch"):
         name = f"{count} circuits submit+wait, {label}{link}"
         against_floor = label == "sync"
         reference, reference_name, target = (floor, "floor", 1.2) if against_floor else (old, "released", 0.1)
-        try:
-            seconds = statistics.median(
-                interleaved(sizes.rounds, {label: lambda step=step: _completed(ours, server, step, count)})[
-                    label
-                ]
-            )
-        except StepFailed as error:
+        seconds = got[label]
+        if isinstance(seconds, StepFailed):
             if link:
-                rows.append(failed(name, reference_name, target, str(error)))
+                rows.append(failed(name, reference_name, target, str(seconds)))
             else:
-                extra[f"{name} (s)"] = f"failed: {error}"
+                extra[f"{name} (s)"] = f"failed: {seconds}"
             continue
         say(f"{count} circuits{link}, {label}: {seconds:.2f} s")
         extra[f"{name}, ours / released"] = seconds / old
+        with_results = floors.get("floor with results", math.nan)
+        if against_floor and not math.isnan(with_results):
+            extra[f"{name}, ours / raw-HTTP floor with results"] = seconds / with_results
         if link:
             rows.append(Row(name, seconds, reference, reference_name, target))
         else:
@@ -515,7 +550,12 @@ def guarded(names: list[tuple[str, str, float]], rows: list[Row], body: Callable
                 rows.append(failed(name, reference, target, message))
 
 
-def run(sizes: Sizes) -> tuple[list[Row], dict[str, Any]]:
+#: The groups of rows ``--only`` picks from, in the order they run.
+GROUPS = ("getjob", "submit", "decode", "link", "import", "list")
+
+
+def run(sizes: Sizes, only: frozenset[str] = frozenset(GROUPS)) -> tuple[list[Row], dict[str, Any]]:
+    """Every row of the groups in ``only`` (all of them unless told)."""
     rows: list[Row] = []
     extra: dict[str, Any] = {}
     wide, dense = f"{WIDE}-qubit result decode", f"{DENSE}-qubit dense result decode"
@@ -528,13 +568,23 @@ def run(sizes: Sizes) -> tuple[list[Row], dict[str, Any]]:
             (f"{dense}, time", "released", 1 / 3),
             (f"{dense}, peak RSS", "released", 1 / 2),
         ]
+        chosen_server_rows = [
+            row for row, group in zip(server_rows, ["getjob"] + ["decode"] * 4, strict=True) if group in only
+        ]
 
         def main_server() -> None:
             with local_server(tmp / "main.sqlite3", workers=2) as server:
-                small, big = prepare_jobs(server)
-                say(f"prepared jobs {small} (2 qubits) and {big} ({WIDE} qubits)")
-                guarded(server_rows[:1], rows, lambda: bench_get_job(server, small, sizes, rows, extra))
-                guarded([], rows, lambda: bench_submit(server, sizes, rows, extra))
+                small, big = prepare_jobs(server, wide="decode" in only)
+                say(
+                    f"prepared jobs {small} (2 qubits)"
+                    + (f" and {big} ({WIDE} qubits)" if big != small else "")
+                )
+                if "getjob" in only:
+                    guarded(server_rows[:1], rows, lambda: bench_get_job(server, small, sizes, rows, extra))
+                if "submit" in only:
+                    guarded([], rows, lambda: bench_submit(server, sizes, rows, extra))
+                if "decode" not in only:
+                    return
                 # The simulator lists non-zero amplitudes only; H on every qubit makes all 2^WIDE of them so.
                 wide_entries = [1 << WIDE, 1 << WIDE, 1000]
                 guarded(
@@ -559,7 +609,8 @@ def run(sizes: Sizes) -> tuple[list[Row], dict[str, Any]]:
                     ),
                 )
 
-        guarded(server_rows, rows, main_server)
+        if only & {"getjob", "submit", "decode"}:
+            guarded(chosen_server_rows, rows, main_server)
 
         # The same submit+wait across a simulated network: what users of a distant service feel.
         link = f", {LINK_MS} ms link"
@@ -580,18 +631,32 @@ def run(sizes: Sizes) -> tuple[list[Row], dict[str, Any]]:
                 )
                 bench_submit(server, sizes, rows, extra, link=link)
 
-        guarded(link_rows, rows, link_server)
-        guarded(
-            [("cold `from qiboconnection.api import API`", "released", 1 / 5)],
-            rows,
-            lambda: bench_import(sizes, rows, extra),
-        )
-        guarded(
-            [(f"list {sizes.listed} jobs (all pages)", "released", 1 / 3)],
-            rows,
-            lambda: bench_load(tmp, sizes, rows, extra),
-        )
+        if "link" in only:
+            guarded(link_rows, rows, link_server)
+        if "import" in only:
+            guarded(
+                [("cold `from qiboconnection.api import API`", "released", 1 / 5)],
+                rows,
+                lambda: bench_import(sizes, rows, extra),
+            )
+        if "list" in only:
+            guarded(
+                [(f"list {sizes.listed} jobs (all pages)", "released", 1 / 3)],
+                rows,
+                lambda: bench_load(tmp, sizes, rows, extra),
+            )
     return rows, extra
+
+
+def _groups(text: str) -> frozenset[str]:
+    """The groups named by ``--only`` (comma-separated); an unknown name is an error."""
+    names = frozenset(name.strip() for name in text.split(",") if name.strip())
+    unknown = sorted(names - set(GROUPS))
+    if not names or unknown:
+        raise argparse.ArgumentTypeError(
+            f"unknown group(s) {', '.join(unknown) or '(none given)'}; choose from {', '.join(GROUPS)}"
+        )
+    return names
 
 
 def say(text: str) -> None:
@@ -630,6 +695,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--circuits", type=int, help="circuits in the submit+wait benchmark (default 200)")
     parser.add_argument("--listed", type=int, help="jobs in the listing benchmark (default 2000)")
     parser.add_argument("--json", type=Path, default=RESULTS, help="where to write the figures")
+    parser.add_argument(
+        "--only",
+        type=_groups,
+        default=frozenset(GROUPS),
+        metavar="NAME[,NAME]",
+        help=f"run only these groups of rows: {', '.join(GROUPS)} (default: all)",
+    )
     args = parser.parse_args(argv)
     defaults = Sizes(rounds=1, calls=100, circuits=50, listed=500) if args.quick else Sizes(3, 200, 200, 2000)
     sizes = Sizes(
@@ -644,7 +716,7 @@ def main(argv: list[str] | None = None) -> int:
         sys.stderr.write(f"{RELEASED_PY} is missing: run `make released` first\n")
         return 2
     started = time.monotonic()
-    rows, extra = run(sizes)
+    rows, extra = run(sizes, args.only)
     sys.stdout.write(table(rows) + "\n")
     for name, value in extra.items():
         sys.stdout.write(f"{name}: {value}\n")
@@ -653,6 +725,7 @@ def main(argv: list[str] | None = None) -> int:
         "rows": [_finite({**asdict(r), "ratio": r.ratio, "passed": r.passed}) for r in rows],
         "extra": extra,
         "sizes": asdict(sizes),
+        "groups": [group for group in GROUPS if group in args.only],
         "seconds": time.monotonic() - started,
     }
     args.json.write_text(json.dumps(report, indent=2))

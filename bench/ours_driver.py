@@ -11,6 +11,7 @@ import base64
 import http.client
 import json
 import os
+import threading
 import time
 from typing import Any
 from urllib.parse import urlsplit
@@ -118,9 +119,43 @@ def list_jobs(args: dict[str, Any]) -> dict[str, Any]:
     return {"seconds": time.perf_counter() - start, "jobs": len(listing.items)}
 
 
+#: Job records the floor with results fetches at once, each on a keep-alive connection of its own (as
+#: many as the client's wait fetches at once).
+FLOOR_FETCHES = 20
+
+
 def floor_submit_wait(args: dict[str, Any]) -> dict[str, Any]:
     """The least any client can do for submit+wait: raw POSTs on one keep-alive connection, then one
     listing request per polling round until every job is final (this bounds what the server allows)."""
+    return _floor(args, fetch=False)
+
+
+def floor_submit_fetch(args: dict[str, Any]) -> dict[str, Any]:
+    """:func:`floor_submit_wait`, then every job's record fetched and parsed, :data:`FLOOR_FETCHES` at a
+    time: the least a wait that returns the results can do."""
+    return _floor(args, fetch=True)
+
+
+def _fetch_records(base: str, headers: dict[str, str], ids: list[int]) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    parts = urlsplit(base)
+    local = threading.local()
+
+    def fetch(job_id: int) -> None:
+        if not hasattr(local, "connection"):
+            local.connection = http.client.HTTPConnection(parts.hostname, parts.port)
+        local.connection.request("GET", f"/api/v1/jobs/{job_id}", headers=headers)
+        response = local.connection.getresponse()
+        record = json.loads(response.read())
+        if response.status != 200 or record["job_id"] != job_id:
+            raise RuntimeError(f"GET /api/v1/jobs/{job_id} answered {response.status}")
+
+    with ThreadPoolExecutor(FLOOR_FETCHES) as pool:
+        list(pool.map(fetch, ids))
+
+
+def _floor(args: dict[str, Any], *, fetch: bool) -> dict[str, Any]:
     import gzip
 
     import jwt
@@ -168,6 +203,8 @@ def floor_submit_wait(args: dict[str, Any]) -> dict[str, Any]:
         if all(statuses.get(job_id) in final for job_id in ids):
             break
         time.sleep(0.01)
+    if fetch:
+        _fetch_records(base, headers, sorted(ids))
     seconds = time.perf_counter() - start
     completed = sum(statuses.get(job_id) == "completed" for job_id in ids)
     return {"seconds": seconds, "jobs": len(ids), "completed": completed}
@@ -177,6 +214,7 @@ STEPS = {
     "get_job": get_job,
     "floor_get_job": floor_get_job,
     "floor_submit_wait": floor_submit_wait,
+    "floor_submit_fetch": floor_submit_fetch,
     "submit_wait": submit_wait,
     "batch_wait": batch_wait,
     "decode": decode,

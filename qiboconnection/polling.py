@@ -8,14 +8,16 @@ without polling faster than the floor once the first rounds are over. A one-line
 progress display (status counts, best queue position, elapsed time) goes to stderr when stderr is a
 terminal.
 
-With several jobs to watch, a round learns their statuses from the job listing (one request for up to
-:data:`LISTING_PAGE_SIZE` jobs, newest first; see :class:`ListingRounds`) and fetches each job once,
-when the listing shows it final. A job the listing does not show is fetched on its own from then on.
+With several jobs to watch, a round learns their statuses from the job listing (newest first, in pages
+sized to the jobs looked for, at most :data:`LISTING_PAGE_SIZE`; see :class:`ListingRounds`) and
+fetches each job once, when the listing shows it final. A job the listing does not show is fetched on
+its own from then on.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 import sys
 import time
 from collections import Counter
@@ -32,6 +34,7 @@ __all__ = [
     "FINAL_STATUSES",
     "LISTING_MAX_PAGES",
     "LISTING_MIN_JOBS",
+    "LISTING_MIN_PAGE",
     "LISTING_PAGE_SIZE",
     "POLL_FLOOR",
     "Backoff",
@@ -60,9 +63,12 @@ GROWTH = 1.5
 POLL_FLOOR = 0.05
 #: Fewest unfinished jobs for which a round reads the job listing instead of fetching each job.
 LISTING_MIN_JOBS = 2
-#: Job summaries asked for per listing page (the most the service gives at once).
+#: Most job summaries asked for per listing page (the most the service gives at once).
 LISTING_PAGE_SIZE = 1000
-#: Most listing pages read in one round; jobs not found by then are fetched one by one.
+#: Fewest job summaries asked for per listing page (the service's own default page).
+LISTING_MIN_PAGE = 50
+#: How deep one round reads the listing, in full pages of :data:`LISTING_PAGE_SIZE` (smaller pages are
+#: read in as many more); jobs not found by then are fetched one by one.
 LISTING_MAX_PAGES = 5
 
 
@@ -280,6 +286,10 @@ class ListingRounds:
     fetched on its own in this and every later round, and a listing that fails makes every later round
     fetch jobs one by one, so a wait never hangs on the listing. Jobs fewer than ``min_jobs`` are
     fetched directly: one request each is no more than the listing.
+
+    Pages are sized to the round: the jobs looked for, or as deep as the last round found one of them
+    when that is more, and a quarter more for jobs submitted since (at least :data:`LISTING_MIN_PAGE`,
+    at most ``page_size``): waiting for 200 jobs just submitted reads 250 summaries, not a full page.
     """
 
     def __init__(
@@ -296,6 +306,23 @@ class ListingRounds:
         self.unlisted: set[int] = set()
         #: Whether rounds still read the listing (False once it failed).
         self.listing = True
+        #: How deep in the listing the last round found the deepest job it looked for (0: not yet).
+        self.reach = 0
+        self._size = page_size
+        self._read = 0
+
+    def first_page(self, wanted: int) -> tuple[int, int]:
+        """Start a round that looks for ``wanted`` jobs: the first page to read (number, size)."""
+        needed = max(wanted, self.reach)
+        self._size = min(self.page_size, max(LISTING_MIN_PAGE, needed + needed // 4))
+        self._read = 0
+        self.reach = 0
+        return 1, self._size
+
+    @property
+    def page_limit(self) -> int:
+        """Most pages this round reads: as many summaries as ``max_pages`` full pages."""
+        return max(1, math.ceil(self.max_pages * self.page_size / self._size))
 
     def wanted(self, pending: list[int]) -> set[int]:
         """The jobs this round looks for in the listing (none: fetch every pending job)."""
@@ -313,7 +340,7 @@ class ListingRounds:
         if not isinstance(items, list) or not items:
             return None
         ids = []
-        for item in items:
+        for position, item in enumerate(items, start=self._read + 1):
             job_id = _job_id_in(item)
             if job_id is None:
                 continue
@@ -321,6 +348,8 @@ class ListingRounds:
             if job_id in unseen:
                 unseen.discard(job_id)
                 seen[job_id] = item
+                self.reach = position
+        self._read += len(items)
         if not unseen:
             return None
         # Newest first by id: later pages hold only jobs older than this page's last one.
@@ -330,7 +359,7 @@ class ListingRounds:
         following = next_page(links.get("next") if isinstance(links, Mapping) else None)
         if following is None:
             return None
-        return following[0], following[1] or self.page_size
+        return following[0], following[1] or self._size
 
     def settle(
         self, pending: list[int], wanted: set[int], seen: Mapping[int, Record]

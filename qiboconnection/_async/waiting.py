@@ -27,9 +27,9 @@ async def listing_round(
     seen: dict[int, Record] = {}
     if wanted:
         unseen = set(wanted)
-        page: tuple[int, int] | None = (1, rounds.page_size)
+        page: tuple[int, int] | None = rounds.first_page(len(wanted))
         try:
-            for _ in range(rounds.max_pages):
+            for _ in range(rounds.page_limit):
                 if page is None:
                     break
                 page = rounds.read(await list_page(*page), unseen, seen)

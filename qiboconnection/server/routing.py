@@ -168,6 +168,41 @@ class OrjsonJsonifier(Jsonifier):
         return text
 
 
+_OPERATIONS = frozenset({"get", "put", "post", "delete", "options", "head", "patch", "trace"})
+
+
+def _parameter_key(parameter: dict[str, Any], spec: dict[str, Any]) -> tuple[str, str]:
+    """A parameter's ``(in, name)``, through its ``$ref`` into ``components/parameters`` when it has one."""
+    ref = parameter.get("$ref")
+    if isinstance(ref, str) and ref.startswith("#/components/parameters/"):
+        parameter = spec["components"]["parameters"][ref.rsplit("/", 1)[1]]
+    return str(parameter.get("in")), str(parameter.get("name"))
+
+
+def operation_parameters(spec: dict[str, Any]) -> dict[str, Any]:
+    """``spec`` with each path's own parameters listed in every operation of that path instead.
+
+    The two say the same thing in OpenAPI (an operation's parameter of the same ``in`` and ``name``
+    wins). connexion builds every operation once per middleware and appends the path's parameters to
+    the operation's list each time, so a parameter left on the path would be validated several times
+    per request. ``spec`` itself is left as it is.
+    """
+    paths: dict[str, Any] = {}
+    for template, item in spec.get("paths", {}).items():
+        shared = item.get("parameters") or []
+        if not shared:
+            paths[template] = item
+            continue
+        moved = {key: value for key, value in item.items() if key != "parameters"}
+        for method in _OPERATIONS.intersection(item):
+            own = list(item[method].get("parameters") or [])
+            keys = {_parameter_key(parameter, spec) for parameter in own}
+            own += [parameter for parameter in shared if _parameter_key(parameter, spec) not in keys]
+            moved[method] = {**item[method], "parameters": own}
+        paths[template] = moved
+    return {**spec, "paths": paths}
+
+
 def build_http_app(app: QaasApp, spec: dict[str, Any], handlers: Handlers) -> AsyncApp:
     """Serve ``spec`` with ``handlers`` (bound to ``app``); every error becomes a problem document."""
     tokens, extra_audiences = app.tokens, list(app.config.audiences)
@@ -185,7 +220,12 @@ def build_http_app(app: QaasApp, spec: dict[str, Any], handlers: Handlers) -> As
         swagger_ui_options=SwaggerUIOptions(serve_spec=False, swagger_ui=False),
         jsonifier=OrjsonJsonifier(),
     )
-    http.add_api(spec, resolver=Resolver(handlers.resolve), validate_responses=False, strict_validation=True)
+    http.add_api(
+        operation_parameters(spec),
+        resolver=Resolver(handlers.resolve),
+        validate_responses=False,
+        strict_validation=True,
+    )
     http.add_error_handler(ApiProblem, on_api_problem)
     http.add_error_handler(ProblemException, on_connexion_problem)
     for error, detail in INPUT_ERRORS:

@@ -243,6 +243,36 @@ def test_pages_are_followed_only_until_every_job_is_seen() -> None:
     assert entries[8]["status"] == "running" and entries[5]["status"] == "completed"
 
 
+def test_pages_are_sized_to_the_jobs_looked_for() -> None:
+    rounds = ListingRounds()
+    newest = list(range(1300, 0, -1))
+    asked: list[tuple[int, int]] = []
+
+    def list_page(number: int, size: int) -> dict[str, Any]:
+        asked.append((number, size))
+        ids = newest[(number - 1) * size : number * size]
+        return page(ids, last=number * size >= len(newest), number=number)
+
+    def fetch(ids: list[int]) -> dict[int, Any]:
+        return {i: {"id": i, "status": "running"} for i in ids}
+
+    # 200 jobs just submitted, the newest: one page of 250 summaries.
+    listing_round(rounds, list(range(1300, 1100, -1)), list_page, fetch)
+    assert asked == [(1, 250)] and rounds.reach == 200
+    # 100 older jobs, 300 newer ones above them: pages as deep as the last round reached and a quarter
+    # more (250) until the oldest is seen; the next round asks for pages as deep as that (400) and a
+    # quarter more.
+    asked.clear()
+    listing_round(rounds, list(range(1000, 900, -1)), list_page, fetch)
+    assert asked == [(1, 250), (2, 250)] and rounds.reach == 400
+    asked.clear()
+    listing_round(rounds, list(range(1000, 900, -1)), list_page, fetch)
+    assert asked == [(1, 500)]
+    # However many jobs, a page is never over the service's most.
+    assert ListingRounds().first_page(5000) == (1, 1000)
+    assert ListingRounds().first_page(2) == (1, 50)
+
+
 def test_a_job_older_than_the_page_is_not_searched_for_further() -> None:
     rounds = ListingRounds(page_size=3)
     asked: list[int] = []

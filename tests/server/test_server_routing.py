@@ -124,3 +124,29 @@ def test_a_method_a_path_does_not_take_is_405_with_allow(qaas_server: Any, setup
         answered = _send(qaas_server, token, method, path)
         assert_problem(answered, 405)
         assert answered.headers["allow"] == allowed
+
+
+def test_path_parameters_are_handed_to_connexion_in_each_operation() -> None:
+    from qiboconnection.server.routing import operation_parameters
+    from qiboconnection.server.spec import load_spec
+
+    spec = load_spec()
+    moved = operation_parameters(spec)
+    job_path = "/api/v1/jobs/{job_id}"
+    assert spec["paths"][job_path]["parameters"] == [{"$ref": "#/components/parameters/JobId"}]
+    assert "parameters" not in moved["paths"][job_path]
+    for method in ("get", "delete"):
+        listed = moved["paths"][job_path][method]["parameters"]
+        assert listed.count({"$ref": "#/components/parameters/JobId"}) == 1
+        assert len(spec["paths"][job_path][method]["parameters"]) == len(listed) - 1
+    assert moved["paths"]["/api/v1/jobs"] is spec["paths"]["/api/v1/jobs"]
+
+    # An operation's own parameter of the same place and name stands instead of the path's.
+    own = {"name": "job_id", "in": "path", "required": True, "schema": {"type": "string"}}
+    shadowed = {
+        "paths": {
+            "/x/{job_id}": {"parameters": spec["paths"][job_path]["parameters"], "get": {"parameters": [own]}}
+        },
+        "components": spec["components"],
+    }
+    assert operation_parameters(shadowed)["paths"]["/x/{job_id}"]["get"]["parameters"] == [own]
