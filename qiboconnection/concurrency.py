@@ -30,6 +30,8 @@ _X = TypeVar("_X")
 _Y = TypeVar("_Y")
 _T = TypeVar("_T")
 _Args = TypeVarTuple("_Args")
+#: Longest a caller of :func:`within` sleeps before it looks for a signal to handle.
+SIGNAL_SLICE = 0.1
 #: Stands for a context variable that has no value in the running context.
 _MISSING = object()
 
@@ -116,8 +118,19 @@ class _Handoff(Generic[_T]):
         self._error: BaseException | None = None
 
     def wait(self, seconds: float) -> bool:
-        """Wait at most ``seconds`` for the work to end; whether it has."""
-        return self._ended.acquire(timeout=min(max(seconds, 0.0), threading.TIMEOUT_MAX))
+        """Wait at most ``seconds`` for the work to end; whether it has.
+
+        The wait is cut in slices of :data:`SIGNAL_SLICE` seconds: a signal (Ctrl-C) that the system
+        hands to the helper thread instead of this one does not wake this one, and Python runs its
+        handler here only between slices.
+        """
+        end = time.monotonic() + max(seconds, 0.0)
+        while True:
+            left = end - time.monotonic()
+            if self._ended.acquire(timeout=min(max(left, 0.0), SIGNAL_SLICE)):
+                return True
+            if left <= SIGNAL_SLICE:
+                return False
 
     def give(self, value: _T) -> None:
         """The work's value."""

@@ -215,6 +215,39 @@ except KeyboardInterrupt:
     assert seconds < CHILD_SECONDS / 2
 
 
+def test_an_interrupt_the_system_hands_to_the_helper_thread_still_reaches_the_caller() -> None:
+    # The system may deliver a process's SIGINT to any of its threads: here a third thread sends it to
+    # the helper, blocked in its work, and the caller must still be interrupted at once, not at the end
+    # of its 60 s wait.
+    code = """
+import signal
+import threading
+import time
+from qiboconnection.concurrency import within
+
+helper = {}
+
+def work():
+    helper["ident"] = threading.get_ident()
+    threading.Event().wait()
+
+def poke():
+    while "ident" not in helper:
+        time.sleep(0.01)
+    time.sleep(0.3)
+    signal.pthread_kill(helper["ident"], signal.SIGINT)
+
+threading.Thread(target=poke, daemon=True).start()
+try:
+    within(60, work)
+except KeyboardInterrupt:
+    print("interrupted")
+"""
+    done, seconds = _child(code)
+    assert (done.returncode, done.stdout.strip()) == (0, "interrupted"), done.stderr
+    assert seconds < CHILD_SECONDS / 2
+
+
 def test_a_forked_child_starts_helpers_of_its_own() -> None:
     code = """
 import os
