@@ -159,11 +159,19 @@ def test_helper_threads_are_reused_and_their_number_is_bounded() -> None:
         time.sleep(0.01)
 
 
+#: A child run from a background job inherits SIGINT ignored, and Python then raises no
+#: KeyboardInterrupt; the children start with Python's own handler, as an interactive program has.
+_DEFAULT_INTERRUPT = "import signal\nsignal.signal(signal.SIGINT, signal.default_int_handler)\n"
+
+
 def _child(code: str, *, interrupt_on: str = "") -> tuple[subprocess.CompletedProcess[str], float]:
     """Run ``code`` in a fresh interpreter; with ``interrupt_on``, send it SIGINT once it prints that."""
     started = time.monotonic()
     process = subprocess.Popen(
-        [sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        [sys.executable, "-c", _DEFAULT_INTERRUPT + code],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     if interrupt_on:
         assert process.stdout is not None
