@@ -61,6 +61,8 @@ def attempt(client: Client, request: Request[_T], timeout: float) -> _T:
         response = within(timeout, request.send_sync, client)
     except PARSE_ERRORS as error:
         raise unreadable(last_response(), error, what=request.what) from None
+    # The answer was read: its body (tens of megabytes for a large result) need not outlive the call.
+    reset_last_response()
     model: _T = answer_of(response, request.model, what=request.what)
     return model
 
