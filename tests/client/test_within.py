@@ -189,6 +189,13 @@ def _child(code: str, *, interrupt_on: str = "") -> tuple[subprocess.CompletedPr
     )
 
 
+def _prints_promptly(code: str, expected: str, *, interrupt_on: str = "") -> None:
+    """``code`` run in a child ends well within the bound, having printed ``expected`` and nothing else."""
+    done, seconds = _child(code, interrupt_on=interrupt_on)
+    assert (done.returncode, done.stdout.strip()) == (0, expected), done.stderr
+    assert seconds < CHILD_SECONDS / 2
+
+
 def test_a_process_whose_abandoned_work_blocks_for_ever_exits_promptly() -> None:
     code = """
 import threading
@@ -199,9 +206,7 @@ try:
 except RequestTimeoutError:
     print("timed out")
 """
-    done, seconds = _child(code)
-    assert (done.returncode, done.stdout.strip()) == (0, "timed out"), done.stderr
-    assert seconds < CHILD_SECONDS / 2
+    _prints_promptly(code, "timed out")
 
 
 def test_an_interrupt_while_waiting_reaches_the_caller() -> None:
@@ -218,9 +223,7 @@ try:
 except KeyboardInterrupt:
     print("interrupted")
 """
-    done, seconds = _child(code, interrupt_on="working")
-    assert (done.returncode, done.stdout.strip()) == (0, "interrupted"), done.stderr
-    assert seconds < CHILD_SECONDS / 2
+    _prints_promptly(code, "interrupted", interrupt_on="working")
 
 
 def test_an_interrupt_the_system_hands_to_the_helper_thread_still_reaches_the_caller() -> None:
@@ -251,9 +254,7 @@ try:
 except KeyboardInterrupt:
     print("interrupted")
 """
-    done, seconds = _child(code)
-    assert (done.returncode, done.stdout.strip()) == (0, "interrupted"), done.stderr
-    assert seconds < CHILD_SECONDS / 2
+    _prints_promptly(code, "interrupted")
 
 
 def test_a_forked_child_starts_helpers_of_its_own() -> None:
