@@ -428,7 +428,6 @@ def find_tables(raw: bytes | bytearray, keys: tuple[str, ...] = TABLE_KEYS) -> l
 _DIGITS = b"0123456789"
 #: Keys of at most this many digits are read by orjson as integers (with a leading 1, under 2^63).
 _MAX_KEY_DIGITS = 18
-_POWERS_OF_TEN = [10**power for power in range(_MAX_KEY_DIGITS + 1)]
 
 
 def _to_array(numbers: bytes, spaces: bytes, colon: bytes) -> bytes:
@@ -456,6 +455,14 @@ _COMPLEX_MARKS = bytes(1 if byte in b'"+-()j' else 0 for byte in range(256))
 #: Tables are read a piece of about this many bytes at a time (whole entries), so that every temporary
 #: array is small, stays in the processor's caches and reuses the same memory.
 _PIECE_BYTES = 1 << 19
+
+
+@functools.cache
+def _powers_of_ten() -> Any:
+    """10**k for every key length k a leading 1 is put before (int64)."""
+    import numpy as np
+
+    return 10 ** np.arange(_MAX_KEY_DIGITS + 1, dtype=np.int64)
 
 
 @functools.cache
@@ -698,7 +705,7 @@ def _entries(
     prefixed = np.array(found)
     if prefixed.dtype != np.int64:
         raise _NotCanonical
-    keys.decimal = prefixed - np.array(_POWERS_OF_TEN, dtype=np.int64)[lengths]
+    keys.decimal = prefixed - _powers_of_ten()[lengths]
     return keys, values
 
 

@@ -16,11 +16,9 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import urlencode
 
-import orjson
 from connexion import request
 from connexion.context import context
 from connexion.lifecycle import ConnexionRequest
-from starlette.responses import Response as HttpResponse
 
 from qiboconnection.server.db import INT64_MAX, DuplicateName
 from qiboconnection.server.errors import (
@@ -124,13 +122,6 @@ def _page(
         "links": {"first": link(1), "prev": link(prev_page), "next": link(next_page), "last": link(last)},
     }
     return body, 200, JSON
-
-
-def _json(body: dict[str, Any], status: int = 200) -> HttpResponse:
-    """A JSON answer as bytes, for the answers clients ask for most (a job, a page of jobs): connexion
-    sends a response the handler built as it is, so a job record of tens of megabytes is not turned
-    into text and back as the jsonifier's answers are (see :class:`~qiboconnection.server.routing.OrjsonJsonifier`)."""
-    return HttpResponse(orjson.dumps(body), status, media_type=JSON["Content-Type"])
 
 
 def _device_out(row: dict[str, Any]) -> dict[str, Any]:
@@ -395,20 +386,20 @@ class Handlers:
             raise job_not_found(job_id)
         return job
 
-    async def get_job(self, job_id: int) -> HttpResponse:
+    async def get_job(self, job_id: int) -> Response:
         return self.job(_claims(), job_id)
 
-    def job(self, claims: dict[str, Any], job_id: int) -> HttpResponse:
+    def job(self, claims: dict[str, Any], job_id: int) -> Response:
         """The job ``job_id``, whole, if the caller of ``claims`` may see it."""
         job = self._visible_job(job_id, full=True, claims=claims)
-        return _json(_job_out(job, self._store.queue_position(job)))
+        return _job_out(job, self._store.queue_position(job)), 200, JSON
 
-    async def list_jobs(self, favourites: bool = False, page: int = 1, per_page: int = 50) -> HttpResponse:
+    async def list_jobs(self, favourites: bool = False, page: int = 1, per_page: int = 50) -> Response:
         return self.jobs(_claims(), favourites, page, per_page)
 
     def jobs(
         self, claims: dict[str, Any], favourites: bool, page: int, per_page: int, root: str | None = None
-    ) -> HttpResponse:
+    ) -> Response:
         """One page of the caller's jobs, newest first; ``root`` as in :func:`_page`."""
         rows, total = self._store.jobs_of_user(
             claims["user_id"], favourites, _offset(page, per_page), per_page
@@ -416,8 +407,7 @@ class Handlers:
         positions = self._store.queue_positions(rows)
         items = [_job_summary(r, positions[r["id"]]) for r in rows]
         extra = {"favourites": "true"} if favourites else {}
-        body, status, _headers = _page(items, total, page, per_page, extra, root=root)
-        return _json(body, status)
+        return _page(items, total, page, per_page, extra, root=root)
 
     async def cancel_job(self, job_id: int, body: dict[str, Any]) -> Response:
         if body.get("job_id") is not None and body["job_id"] != job_id:
