@@ -217,7 +217,9 @@ class QaaSCircuitResult(dict[str, Any]):
             if parsed is not None:
                 keys, values = parsed
                 nqubits = self.nqubits or max(len(values) - 1, 1).bit_length()
-                return self._dense("probabilities", keys.indices(nqubits), values, nqubits, np.float64)
+                indices = keys.indices(nqubits)
+                if indices is not None:
+                    return self._dense("probabilities", indices, values, nqubits, np.float64)
         table = self.probabilities_dict()
         nqubits = self.nqubits or max(len(table) - 1, 1).bit_length()
         indices = self._indices("probabilities", table.keys(), nqubits)
@@ -310,7 +312,9 @@ class QaaSCircuitResult(dict[str, Any]):
                 # Bitstring keys, when the first ones are bitstrings of n bits (else indices).
                 head = keys.head(64)
                 binary = nqubits > 1 and bool(np.all((head.lengths == nqubits) & head.bits) and size)
-                return self._dense(key, keys.indices(nqubits if binary else None), values, nqubits, dtype)
+                indices = keys.indices(nqubits if binary else None)
+                if indices is not None:
+                    return self._dense(key, indices, values, nqubits, dtype)
         table = self.get(key)
         if not isinstance(table, Mapping):
             raise KeyError(f"this result has no {key!r} (only simulators return one)")

@@ -262,6 +262,9 @@ def envelope_payload(
     allow_legacy: bool = True,
 ) -> bytes | bytearray:
     """The JSON bytes (UTF-8) an envelope carries, not yet parsed; see :func:`decode_envelope`."""
+    written = _written_envelope(text)
+    if written is not None:
+        return _inflated(written[1], written[0], max_bytes=max_bytes, job_id=job_id)
     try:
         outer = loads(text)
     except ValueError:
@@ -273,17 +276,58 @@ def envelope_payload(
     return _legacy_bytes(text, max_bytes=max_bytes, job_id=job_id)
 
 
+#: How every envelope the service and the clients write begins: ``json.dumps`` of a dict whose first
+#: key is "data".
+_ENVELOPE_HEAD = '{"data": "'
+#: Longest text after ``data`` that :func:`_written_envelope` reads (the other keys are a few words).
+_ENVELOPE_TAIL = 1 << 12
+
+
+def _written_envelope(text: str | bytes) -> tuple[dict[str, Any], bytes] | None:
+    """The other keys of an envelope and its ``data`` decoded, when the text is in the form the service
+    writes (``data`` first, in the standard base64 alphabet, padded); None for any other form, which
+    the plain path reads.
+
+    A JSON parser would copy the megabytes of ``data`` into a new string, and base64 decoding would
+    then read them again. Here the string is found by its closing quote, and the base64 decoder's own
+    strict check stands in for the JSON string's: text it accepts holds no quote, backslash or control
+    character, so it is exactly what a JSON parser would have read. Everything after ``data`` is parsed
+    by orjson, with ``data`` replaced by null; a tail that could name ``data`` again (the key written
+    out or escaped) is left to the plain path, which keeps the last of duplicate keys.
+    """
+    import pybase64
+
+    if not isinstance(text, str) or not text.startswith(_ENVELOPE_HEAD):
+        return None
+    end = text.find('"', len(_ENVELOPE_HEAD))
+    tail = text[end + 1 :]
+    if end < 0 or len(tail) > _ENVELOPE_TAIL or '"data"' in tail or "\\" in tail:
+        return None
+    try:
+        outer = orjson.loads('{"data":null' + tail)
+        raw = pybase64.b64decode(text[len(_ENVELOPE_HEAD) : end], validate=True)
+    except ValueError:
+        return None
+    return (outer, raw) if isinstance(outer, dict) else None
+
+
 def _enveloped_bytes(outer: dict[str, Any], *, max_bytes: int, job_id: int | None) -> bytes | bytearray:
     data = outer.get("data")
     if not isinstance(data, str):
         raise ResultDecodeError(job_id, "the envelope's 'data' is not a string")
-    compression = (outer.get("compression") or "none").lower()
-    encoding = outer.get("encoding") or "utf-8"
     try:
-        raw: bytes | bytearray = b64decode_any(data)
+        raw = b64decode_any(data)
     except (binascii.Error, ValueError) as error:
         raise ResultDecodeError(job_id, f"'data' is not valid base64 ({error})") from None
-    del data, outer
+    del data
+    return _inflated(raw, outer, max_bytes=max_bytes, job_id=job_id)
+
+
+def _inflated(raw: bytes, outer: dict[str, Any], *, max_bytes: int, job_id: int | None) -> bytes | bytearray:
+    """An envelope's decoded ``data`` decompressed and re-encoded as its ``compression`` and
+    ``encoding`` say."""
+    compression = (outer.get("compression") or "none").lower()
+    encoding = outer.get("encoding") or "utf-8"
     if compression == "gzip":
         try:
             raw = gunzip_capped(raw, max_bytes)
@@ -399,8 +443,6 @@ TABLE_KEYS = ("final_state", "final_state_probabilities", "probabilities")
 #: Tables smaller than this (in bytes of JSON) are decoded as ordinary dicts.
 LAZY_TABLE_BYTES = 1 << 20
 
-_MAX_KEY_DIGITS = 18
-
 
 def find_tables(raw: bytes | bytearray, keys: tuple[str, ...] = TABLE_KEYS) -> list[tuple[str, int, int]]:
     """Spans ``(key, start, end)`` (``raw[start:end]`` is the JSON object) of large flat tables in ``raw``.
@@ -428,6 +470,10 @@ def find_tables(raw: bytes | bytearray, keys: tuple[str, ...] = TABLE_KEYS) -> l
 _DIGITS = b"0123456789"
 #: Keys of at most this many digits are read by orjson as integers (with a leading 1, under 2^63).
 _MAX_KEY_DIGITS = 18
+#: Keys of at most this many digits, with their leading 1, are under 2^53: exact as float64.
+_EXACT_KEY_DIGITS = 15
+#: Longest bitstring key read as a string (its binary value fits an int64).
+_MAX_BITSTRING_DIGITS = 62
 
 
 def _to_array(numbers: bytes, spaces: bytes, colon: bytes) -> bytes:
@@ -486,6 +532,14 @@ def _bitstring_table() -> Any:
     return table
 
 
+@functools.cache
+def _decimal_of_six_bits() -> Any:
+    """For each number below 64, its six bits read as a decimal number (5 -> 101)."""
+    import numpy as np
+
+    return np.array([int(format(value, "b")) for value in range(64)], dtype=np.int64)
+
+
 class _NotCanonical(Exception):
     """The table is not in a form the fast path reads; the plain path will."""
 
@@ -535,6 +589,33 @@ class Keys:
                 weights = 10 ** np.arange(length - 1, -1, -1, dtype=np.int64)
                 decimal[target] = digits.astype(np.int64) @ weights
         return cls(lengths, decimal, binary, bits)
+
+    @classmethod
+    def bitstrings(cls, text: bytes, lengths: Any) -> Keys:
+        """Keys that are all ``lengths[0]`` characters long, one after another in ``text``, each made of
+        0 and 1 only; their binary values are read by packing the bits, eight to a byte.
+
+        Raises:
+            _NotCanonical: a key holds another character.
+        """
+        import numpy as np
+
+        count, length = len(lengths), int(lengths[0])
+        characters = np.frombuffer(text, dtype=np.uint8).reshape(count, length)
+        if not np.all((characters | 1) == ord("1")):
+            raise _NotCanonical
+        packed = np.packbits(characters & 1, axis=1)
+        width = packed.shape[1]
+        words = np.zeros((count, 8), dtype=np.uint8)
+        words[:, 8 - width :] = packed
+        binary = (words.view(">u8").ravel() >> np.uint64(8 * width - length)).astype(np.int64)
+        decimal = np.zeros(count, dtype=np.int64)
+        if length <= _MAX_KEY_DIGITS:
+            # The decimal reading of each bitstring, six bits at a time.
+            decimals = _decimal_of_six_bits()
+            for shift in (12, 6, 0):
+                decimal = decimal * 10**6 + decimals[(binary >> shift) & 63]
+        return cls(lengths, decimal, binary, np.ones(count, dtype=bool))
 
     @classmethod
     def joined(cls, parts: list[Keys]) -> Keys:
@@ -590,7 +671,9 @@ class Keys:
         return self._binary
 
     def indices(self, nqubits: int | None) -> Any:
-        """Each key's index: binary when it is a bitstring of ``nqubits`` characters, else decimal."""
+        """Each key's index: binary when it is a bitstring of ``nqubits`` characters, else decimal; None
+        when a key has no index here (over :data:`_MAX_KEY_DIGITS` digits and not such a bitstring),
+        which the plain path then reads and refuses."""
         import numpy as np
 
         if not nqubits or not len(self.lengths):
@@ -598,7 +681,7 @@ class Keys:
         else:
             binary = self.bits & (self.lengths == nqubits)
         if len(self.lengths) and np.any((self.lengths > _MAX_KEY_DIGITS) & ~binary):
-            raise _NotCanonical
+            return None
         return np.where(binary, self.binary, self.decimal) if binary.any() else self.decimal
 
     def blank(self, chunk: Any, opens: Any) -> None:
@@ -643,35 +726,54 @@ def _compact_piece(data: Any, start: int, end: int) -> bytes:
 
 
 def _entries(
-    text: bytes, key_open: Any, key_close: Any, counts: Any, complex_parts: Any = None
+    text: bytes,
+    key_open: Any,
+    key_close: Any,
+    counts: Any,
+    complex_parts: Any = None,
+    *,
+    as_strings: bool = True,
 ) -> tuple[Keys, Any]:
     """The keys, and the values (one float64 array, ``counts[i]`` of them for entry ``i``) of a piece
     of a table of numbers, or of complex literals when ``complex_parts`` gives the separators (the signs
-    between their real and imaginary parts), read by orjson as one JSON array of numbers.
+    between their real and imaginary parts), read by orjson as one JSON array.
 
     The piece's layout must be checked already; what is inside keys and values is checked here: the
     translation leaves nothing but numbers, commas and spaces (anything else becomes a byte orjson
-    refuses), and the count of numbers read must be exactly the count expected. Separators become
-    commas. Keys of up to :data:`_MAX_KEY_DIGITS` digits stay in the array with a leading 1 (so that
-    "007" is the integer 1007), and orjson reads them as integers exactly when they are all digits;
-    longer keys are read by :meth:`Keys.gathered` and blanked.
+    refuses), and the count of items read must be exactly the count expected. Separators become
+    commas. Keys are read in one of three ways:
+
+    - up to :data:`_MAX_KEY_DIGITS` digits: as integers in the array, with a leading 1 (so that "007"
+      is the integer 1007); orjson reads them as integers exactly when they are all digits;
+    - longer, all of one length, with ``as_strings``: as strings in the array (their quotes kept),
+      which must all be bitstrings (:meth:`Keys.bitstrings`); when they are not, the piece is read
+      again the other way;
+    - otherwise by :meth:`Keys.gathered`, and blanked.
     """
     import numpy as np
 
     n = len(key_open)
     lengths = key_close - key_open - 1
-    if lengths.min() < 1:
+    shortest, longest = int(lengths.min()), int(lengths.max())
+    if shortest < 1:
         raise _NotCanonical
-    inline = int(lengths.max()) <= _MAX_KEY_DIGITS
+    total = int(counts.sum())
+    stride = int(counts[0]) + 1
+    uniform = bool(np.all(counts == counts[0]))
+    strings = as_strings and uniform and _EXACT_KEY_DIGITS < longest == shortest <= _MAX_BITSTRING_DIGITS
+    inline = not strings and longest <= _MAX_KEY_DIGITS
     if complex_parts is None:
-        table = _NUMBERS_WITH_KEYS if inline else _NUMBERS_WITHOUT_KEYS
+        table = _NUMBERS_WITH_KEYS if inline or strings else _NUMBERS_WITHOUT_KEYS
     else:
-        table = _COMPLEX_WITH_KEYS if inline else _COMPLEX_WITHOUT_KEYS
+        table = _COMPLEX_WITH_KEYS if inline or strings else _COMPLEX_WITHOUT_KEYS
     chunk = bytearray(b"[")
     chunk += text.translate(table)
     chunk += b"]"
     view = np.frombuffer(chunk, dtype=np.uint8)
-    if inline:
+    if strings:
+        view[key_open + 1] = view[key_close + 1] = ord('"')
+        keys = None
+    elif inline:
         view[key_open + 1] = ord("1")
         keys = Keys(lengths, np.empty(n, dtype=np.int64))
     else:
@@ -684,13 +786,26 @@ def _entries(
     except orjson.JSONDecodeError:
         raise _NotCanonical from None
     del chunk, view
-    total = int(counts.sum())
-    if len(numbers) != total + (n if inline else 0):
+    if len(numbers) != total + (0 if keys is not None and not inline else n):
         raise _NotCanonical
+    if keys is None:
+        try:
+            keys = Keys.bitstrings("".join(numbers[::stride]).encode("ascii"), lengths)
+        except _NotCanonical:
+            return _entries(text, key_open, key_close, counts, complex_parts, as_strings=False)
+        del numbers[::stride]
+        return keys, np.fromiter(numbers, dtype=np.float64, count=total)
     if not inline:
         return keys, np.array(numbers, dtype=np.float64)
-    stride = int(counts[0]) + 1
-    if np.all(counts == counts[0]):
+    if uniform and longest <= _EXACT_KEY_DIGITS:
+        # Keys and values fit float64 exactly: one conversion of the whole array. The sum of the keys
+        # stays an int exactly when orjson read every key as an integer (all digits).
+        if type(sum(numbers[::stride])) is not int:
+            raise _NotCanonical
+        rows = np.fromiter(numbers, dtype=np.float64, count=len(numbers)).reshape(n, stride)
+        keys.decimal = rows[:, 0].astype(np.int64) - _powers_of_ten()[lengths]
+        return keys, rows[:, 1:].ravel()
+    if uniform:
         found: Any = numbers[::stride]
         values = np.empty(total, dtype=np.float64)
         for column in range(1, stride):

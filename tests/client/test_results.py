@@ -290,12 +290,25 @@ def test_sparse_state_over_unmeasured_qubits_is_placed_by_index() -> None:
         small.state()
 
 
-def _plain_table(text: bytes, complex_values: bool) -> dict[int, list[int]] | None:
+def _plain_index(key: str, nqubits: int | None) -> int | None:
+    """A key's index as the plain path reads it: a bitstring of ``nqubits`` characters in binary, else
+    decimal; None for keys it refuses (not digits, or past the 18 digits of an index it can place)."""
+    if not key.isdigit():
+        return None
+    if nqubits and len(key) == nqubits and set(key) <= {"0", "1"}:
+        return int(key, 2)
+    return int(key) if len(key) <= 18 else None
+
+
+def _plain_table(text: bytes, complex_values: bool, nqubits: int | None) -> dict[int, list[int]] | None:
     """What the plain path reads from a table (orjson, ``complex()``), as index -> value bits; None
     where it refuses the table."""
     try:
         table = orjson.loads(text)
-        if not isinstance(table, dict) or not all(key.isdigit() for key in table):
+        if not isinstance(table, dict):
+            return None
+        indices = [_plain_index(key, nqubits) for key in table]
+        if None in indices:
             return None
         if complex_values:
             if not all(isinstance(value, str) for value in table.values()):
@@ -308,30 +321,41 @@ def _plain_table(text: bytes, complex_values: bool) -> dict[int, list[int]] | No
     except (ValueError, TypeError):
         return None
     bits = values.view(np.int64).reshape(len(values), -1).tolist()
-    return dict(zip((int(key) for key in table), bits, strict=True))
+    return dict(zip(indices, bits, strict=True))
+
+
+def _random_keys(rng: np.random.Generator, size: int, width: int | None) -> list[str]:
+    """Decimal index keys, or (with a ``width``) distinct bitstrings of that many characters."""
+    if width is None:
+        return [str(i) for i in range(size)]
+    chosen = rng.choice(1 << width, size=size, replace=False) if width < 62 else range(size)
+    return [format(int(index), f"0{width}b") for index in chosen]
 
 
 def test_fast_table_readers_agree_with_the_plain_path_on_damaged_tables() -> None:
-    """Random tables in both spacings, with up to three bytes changed, added or removed: the fast path
+    """Random tables in both spacings, keyed by indices or by bitstrings of 16 to 24 characters (read
+    whole as strings by the fast path), with up to three bytes changed, added or removed: the fast path
     either declines (None) or reads exactly what the plain path reads, and never reads what it refuses."""
     import random
 
     rng = np.random.default_rng(11)
     chooser = random.Random(11)
     damage = b'0123456789.e+-()j":, {}Eabn\\'
-    read = 0
+    read = bitstring_read = 0
     for trial in range(3000):
         size = int(rng.integers(1, 30))
-        complex_values = trial % 2 == 0
+        complex_values = chooser.random() < 0.5
+        width = int(rng.integers(16, 25)) if trial % 3 == 2 else None
+        keys = _random_keys(rng, size, width)
         numbers = rng.normal(size=(size, 2)) * 10.0 ** rng.uniform(-20, 20, size=(size, 2))
         if complex_values:
             pick = rng.integers(0, 5, size=size)
             numbers[pick == 0, 0], numbers[pick == 1, 0], numbers[pick == 2, 1] = 0.0, -0.0, -0.0
             table: dict[str, object] = {
-                str(i): str(complex(re, im)) for i, (re, im) in enumerate(numbers.tolist())
+                key: str(complex(re, im)) for key, (re, im) in zip(keys, numbers.tolist(), strict=True)
             }
         else:
-            table = {str(i): value for i, value in enumerate(numbers[:, 0].tolist())}
+            table = dict(zip(keys, numbers[:, 0].tolist(), strict=True))
         spacing = (",", ":") if chooser.random() < 0.5 else (", ", ": ")
         text = bytearray(json.dumps(table, separators=spacing).encode())
         for _ in range(chooser.randint(0, 3)):
@@ -346,16 +370,17 @@ def test_fast_table_readers_agree_with_the_plain_path_on_damaged_tables() -> Non
         fast = reader(np.frombuffer(bytes(text), dtype=np.uint8))
         if fast is None:
             continue
-        plain = _plain_table(bytes(text), complex_values)
-        assert plain is not None, bytes(text)
         keys, values = fast
-        mine = dict(
-            zip(
-                keys.indices(None).tolist(),
-                values.view(np.int64).reshape(len(values), -1).tolist(),
-                strict=True,
-            )
-        )
-        assert mine == plain, bytes(text)
-        read += 1
-    assert read > 1000  # most damage leaves a readable table, and those were compared
+        bits = values.view(np.int64).reshape(len(values), -1).tolist()
+        # Bitstring keys are read both as bitstrings and, as when the qubit count differs, as decimals.
+        for nqubits in [width] if width is None else [width, None]:
+            indices = keys.indices(nqubits)
+            if indices is None:
+                continue
+            plain = _plain_table(bytes(text), complex_values, nqubits)
+            assert plain is not None, bytes(text)
+            assert dict(zip(indices.tolist(), bits, strict=True)) == plain, bytes(text)
+            read += 1
+            bitstring_read += nqubits is not None
+    # Most damage leaves a readable table, and those were compared.
+    assert read > 1000 and bitstring_read > 300

@@ -250,3 +250,64 @@ def test_a_trailer_stating_less_than_the_data_holds_still_stops_at_the_cap() -> 
     blob[-4:] = (1000).to_bytes(4, "little")  # says 1000 bytes; inflates to 5 MB
     with pytest.raises(OverLimit):
         gunzip_capped(bytes(blob), 1_000_000)
+
+
+def test_written_envelopes_are_read_as_the_json_parser_reads_them() -> None:
+    """The envelope reader that finds ``data`` by its closing quote, on envelopes with up to three bytes
+    changed, added or removed and on tails that name ``data`` again: it either declines (None) or reads
+    exactly the other keys and the decoded ``data`` that the JSON parser and strict base64 give."""
+    import random
+
+    from qiboconnection.serialization import _written_envelope, loads
+
+    chooser = random.Random(5)
+    damage = ['"', "\\", "\x01", "-", "_", "=", " ", "}", ",", "A", "/", "+", "é", '"data": "QQ==", ']
+    tails = [
+        "",
+        ', "data": "QUJD"',
+        ', "d\\u0061ta": "QUJD"',
+        ', "encoding": "utf-8", "encoding": "latin-1"',
+        ', "init_params": [0.1, NaN]',
+        ', "note": "data"',
+    ]
+    read = 0
+    for trial in range(3000):
+        payload = {"trial": trial, "values": [chooser.random() for _ in range(chooser.randint(0, 40))]}
+        text = encode_envelope(payload)
+        if trial % 4 == 0:
+            text = text[:-1] + chooser.choice(tails) + "}"
+        characters = list(text)
+        for _ in range(chooser.randint(0, 3)):
+            where, change = chooser.randrange(len(characters)), chooser.random()
+            if change < 0.4:
+                characters[where] = chooser.choice(damage)
+            elif change < 0.7:
+                characters.insert(where, chooser.choice(damage))
+            else:
+                del characters[where]
+        text = "".join(characters)
+        written = _written_envelope(text)
+        if written is None:
+            continue
+        outer, raw = written
+        parsed = loads(text)
+        assert isinstance(parsed, dict), text
+        assert base64.b64decode(parsed.pop("data"), validate=True) == raw, text
+        assert outer.pop("data") is None and outer == parsed, text
+        read += 1
+    assert read > 500  # many envelopes are read this way (damage to data is refused), and compared
+
+
+def test_envelopes_in_other_forms_are_read_by_the_plain_path() -> None:
+    payload = {"k": [1, 2]}
+    data = base64.b64encode(gzip.compress(json.dumps(payload).encode())).decode()
+    for text in [
+        json.dumps({"encoding": "utf-8", "compression": "gzip", "data": data}),
+        json.dumps({"data": data, "compression": "gzip"}, separators=(",", ":")),
+        json.dumps({"data": data.rstrip("="), "compression": "gzip"}),
+        json.dumps({"data": data.replace("+", "-").replace("/", "_"), "compression": "gzip"}),
+        json.dumps({"data": data, "compression": "gzip"}, indent=2),
+    ]:
+        assert decode_envelope(text) == payload, text
+    repeated = json.dumps({"data": "broken", "compression": "gzip"})[:-1] + f', "data": "{data}"}}'
+    assert decode_envelope(repeated) == payload
