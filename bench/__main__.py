@@ -466,9 +466,11 @@ def bench_decode(
     server: Server, job_id: int, sizes: Sizes, rows: list[Row], *, step: str, name: str, entries: list[int]
 ) -> None:
     """Fetch a result and read it to numpy with both clients (driver ``step``); each must have read
-    ``entries`` table entries, and the final state plus one table of probabilities as numpy values."""
+    ``entries`` table entries, and the final state plus one table of probabilities as numpy values.
+    At least 5 rounds: the first read in a fresh process varies by a fifth from one run to the next
+    on a shared machine (memory the process has not touched yet costs page faults of varying price)."""
     decoded = interleaved(
-        sizes.rounds,
+        max(sizes.rounds, 5),
         {
             label: lambda f=f: f(server, step, job_id=job_id)
             for label, f in [("ours", ours), ("released", released)]

@@ -496,8 +496,6 @@ _NUMBERS_WITH_KEYS = _to_array(_DIGITS + b".eE+-", b'"', b",")
 _NUMBERS_WITHOUT_KEYS = _to_array(_DIGITS + b".eE+-", b'"', b" ")
 _COMPLEX_WITH_KEYS = _to_array(_DIGITS + b".e+-", b'"()j', b",")
 _COMPLEX_WITHOUT_KEYS = _to_array(_DIGITS + b".e+-", b'"()j', b" ")
-#: Marks the quotes, signs, parentheses and "j" of a piece of a table of complex literals.
-_COMPLEX_MARKS = bytes(1 if byte in b'"+-()j' else 0 for byte in range(256))
 #: Tables are read a piece of about this many bytes at a time (whole entries), so that every temporary
 #: array is small, stays in the processor's caches and reuses the same memory.
 _PIECE_BYTES = 1 << 19
@@ -872,11 +870,8 @@ def _complex_piece(data: Any, start: int, end: int) -> tuple[Keys, Any]:
 
     text = _compact_piece(data, start, end)
     piece = np.frombuffer(text, dtype=np.uint8)
-    # Quotes, signs, parentheses and "j" found in one pass, then told apart.
-    marked = np.flatnonzero(np.frombuffer(text.translate(_COMPLEX_MARKS), dtype=np.bool_))
-    kinds = piece[marked]
-    quotes = marked[kinds == ord('"')]
-    signs = marked[(kinds == ord("+")) | (kinds == ord("-"))]
+    quotes = np.flatnonzero(piece == ord('"'))
+    signs = np.flatnonzero((piece == ord("+")) | (piece == ord("-")))
     key_open, key_close, value_open, value_close = quotes[0::4], quotes[1::4], quotes[2::4], quotes[3::4]
     n = len(key_open)
     # Entry i is `"key":"value"` followed by `,` (a colon or comma elsewhere adds a number to those read).
@@ -900,9 +895,9 @@ def _complex_piece(data: Any, start: int, end: int) -> tuple[Keys, Any]:
     parens = int(np.count_nonzero(paren))
     inner_starts, inner_ends = starts[paren], ends[paren]
     if (
-        np.count_nonzero(kinds == ord("(")) != parens
-        or np.count_nonzero(kinds == ord(")")) != parens
-        or np.count_nonzero(kinds == ord("j")) != n
+        np.count_nonzero(piece == ord("(")) != parens
+        or np.count_nonzero(piece == ord(")")) != parens
+        or np.count_nonzero(piece == ord("j")) != n
         or not np.all(piece[inner_ends - 1] == ord(")"))
         or not np.all(piece[np.where(paren, ends - 2, ends - 1)] == ord("j"))
     ):

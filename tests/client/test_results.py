@@ -384,3 +384,16 @@ def test_fast_table_readers_agree_with_the_plain_path_on_damaged_tables() -> Non
             bitstring_read += nqubits is not None
     # Most damage leaves a readable table, and those were compared.
     assert read > 1000 and bitstring_read > 300
+
+
+def test_long_keys_that_are_not_bitstrings_are_refused_from_a_large_table() -> None:
+    # 2^16 probabilities keyed by 20-character bitstrings but one: the fast reader has no index for it,
+    # and the plain path names it.
+    keys = ["2" * 20] + [format(i, "020b") for i in range(1, 1 << 16)]
+    result = _lazy({"counts": {"0" * 20: 1}, "probabilities": dict.fromkeys(keys, 0.5)})
+    assert "probabilities" in result._tables
+    with pytest.raises(ResultDecodeError, match=r"has index 2{20}, out of range"):
+        result.probabilities()
+    good = _lazy({"counts": {"0" * 20: 1}, "probabilities": dict.fromkeys(keys[1:], 0.5)})
+    probabilities = good.probabilities()
+    assert probabilities.shape == (1 << 20,) and probabilities[0] == 0 and probabilities[(1 << 16) - 1] == 0.5
