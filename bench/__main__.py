@@ -397,17 +397,27 @@ def bench_submit(
     submitting and polling with nothing but http.client, then every job's record fetched, as a wait
     that returns the results must) and the batch to the released client; on loopback both figures are
     reported only. The floor without the records (submissions and polls alone) is reported too, with
-    the synchronous path against it, without a target. Rounds alternate between all of them."""
+    the synchronous path against it, without a target, and so is the floor with results done with a
+    bare ``httpx.Client`` (the HTTP stack's own share of a client's time). Rounds alternate between
+    all of them; across the link, at least 5 rounds, since a run there lasts seconds and the median of
+    3 moves with the machine's load."""
     count = sizes.circuits
     steps = {
         "released": (released, "submit_wait"),
         "floor": (ours, "floor_submit_wait"),
-        **({"floor with results": (ours, "floor_submit_fetch")} if link else {}),
+        **(
+            {
+                "floor with results": (ours, "floor_submit_fetch"),
+                "plain httpx floor with results": (ours, "httpx_floor_submit_fetch"),
+            }
+            if link
+            else {}
+        ),
         "sync": (ours, "submit_wait"),
         "batch": (ours, "batch_wait"),
     }
     got = interleaved_or_failed(
-        sizes.rounds,
+        max(sizes.rounds, 5) if link else sizes.rounds,
         {
             name: lambda f=f, step=step: _completed(f, server, step, count)
             for name, (f, step) in steps.items()
@@ -418,18 +428,19 @@ def bench_submit(
         raise old
     say(f"{count} circuits{link}, released: {old:.2f} s")
     floors: dict[str, float] = {}
-    for label in ("floor", "floor with results"):
+    for label in ("floor", "floor with results", "plain httpx floor with results"):
         if label not in got:
             continue
         figure = got[label]
-        name = f"{count} circuits submit+wait{link}, raw-HTTP {label}"
+        shown = label if label.startswith("plain") else f"raw-HTTP {label}"
+        name = f"{count} circuits submit+wait{link}, {shown}"
         if isinstance(figure, StepFailed):
             extra[f"{name} (s)"] = f"failed: {figure}"
             floors[label] = math.nan
             continue
         floors[label] = figure
         extra[f"{name} (s)"] = figure
-        say(f"{count} circuits{link}, raw-HTTP {label}: {figure:.2f} s")
+        say(f"{count} circuits{link}, {shown}: {figure:.2f} s")
     floor = floors["floor"]
     # The synchronous path's reference: the floor that fetches the results too, across the link.
     reference_floor = floors.get("floor with results", floor)
@@ -456,6 +467,13 @@ def bench_submit(
         extra[f"{name}, ours / released"] = seconds / old
         if against_floor and link and not math.isnan(floor):
             extra[f"{name}, ours / raw-HTTP floor without the records"] = seconds / floor
+        plain = floors.get("plain httpx floor with results", math.nan)
+        if against_floor and link and not math.isnan(plain):
+            # The same floor's work done with a bare httpx.Client: the HTTP stack's own share.
+            extra[f"{name}, ours / plain-httpx floor with results"] = seconds / plain
+            extra[
+                f"{count} circuits submit+wait{link}, plain-httpx floor / raw-HTTP floor (with results)"
+            ] = plain / reference_floor
         if link:
             rows.append(Row(name, seconds, reference, reference_name, target))
         else:

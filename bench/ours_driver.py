@@ -13,6 +13,7 @@ import json
 import os
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -136,26 +137,59 @@ def floor_submit_fetch(args: dict[str, Any]) -> dict[str, Any]:
     return _floor(args, fetch=True)
 
 
-def _fetch_records(base: str, headers: dict[str, str], ids: list[int]) -> None:
+def httpx_floor_submit_fetch(args: dict[str, Any]) -> dict[str, Any]:
+    """:func:`floor_submit_fetch` done with a plain ``httpx.Client`` instead of http.client (no auth
+    flow, models, retries or deadlines): how much of a client's time over the floor the HTTP stack it
+    is built on takes by itself."""
+    return _floor(args, fetch=True, plain_httpx=True)
+
+
+class _Raw:
+    """One request at a time on one keep-alive connection, with http.client: ``(status, body)``."""
+
+    def __init__(self, base: str, connection: http.client.HTTPConnection | None = None) -> None:
+        parts = urlsplit(base)
+        self._connection = connection or http.client.HTTPConnection(parts.hostname, parts.port)
+
+    def __call__(
+        self, method: str, path: str, body: str | None, headers: dict[str, str]
+    ) -> tuple[int, bytes]:
+        self._connection.request(method, path, body, headers)
+        response = self._connection.getresponse()
+        return response.status, response.read()
+
+
+class _Httpx:
+    """Requests through one plain ``httpx.Client`` (its own pool; safe to share between threads)."""
+
+    def __init__(self, client: Any) -> None:
+        self._client = client
+
+    def __call__(
+        self, method: str, path: str, body: str | None, headers: dict[str, str]
+    ) -> tuple[int, bytes]:
+        response = self._client.request(method, path, content=body, headers=headers)
+        return response.status_code, response.content
+
+
+def _fetch_records(send: Callable[[], Any], headers: dict[str, str], ids: list[int]) -> None:
+    """Every record in ``ids``, :data:`FLOOR_FETCHES` at a time; ``send()`` gives each thread its sender."""
     from concurrent.futures import ThreadPoolExecutor
 
-    parts = urlsplit(base)
     local = threading.local()
 
     def fetch(job_id: int) -> None:
-        if not hasattr(local, "connection"):
-            local.connection = http.client.HTTPConnection(parts.hostname, parts.port)
-        local.connection.request("GET", f"/api/v1/jobs/{job_id}", headers=headers)
-        response = local.connection.getresponse()
-        record = json.loads(response.read())
-        if response.status != 200 or record["job_id"] != job_id:
-            raise RuntimeError(f"GET /api/v1/jobs/{job_id} answered {response.status}")
+        if not hasattr(local, "send"):
+            local.send = send()
+        status, body = local.send("GET", f"/api/v1/jobs/{job_id}", None, headers)
+        if status != 200 or json.loads(body)["job_id"] != job_id:
+            raise RuntimeError(f"GET /api/v1/jobs/{job_id} answered {status}")
 
     with ThreadPoolExecutor(FLOOR_FETCHES) as pool:
         list(pool.map(fetch, ids))
 
 
-def _floor(args: dict[str, Any], *, fetch: bool) -> dict[str, Any]:
+def _floor(args: dict[str, Any], *, fetch: bool, plain_httpx: bool = False) -> dict[str, Any]:
     import gzip
 
     import jwt
@@ -181,22 +215,29 @@ def _floor(args: dict[str, Any], *, fetch: bool) -> dict[str, Any]:
         }
     )
     headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+    client: Any = None
+    if plain_httpx:
+        import httpx
+
+        limits = httpx.Limits(max_connections=FLOOR_FETCHES, max_keepalive_connections=FLOOR_FETCHES)
+        client = httpx.Client(base_url=base, limits=limits, timeout=60)
+        send: Callable[[], Any] = lambda: _Httpx(client)  # noqa: E731 - one sender shared by all threads
+    else:
+        send = lambda: _Raw(base)  # noqa: E731 - a connection per thread
+    # Submissions and polls go over the connection that logged in (kept alive), or the httpx client.
+    submit = send() if plain_httpx else _Raw(base, connection)
     start = time.perf_counter()
     ids = set()
     for _ in range(args["count"]):
-        connection.request("POST", "/api/v1/circuits", body, headers)
-        response = connection.getresponse()
-        ids.add(json.loads(response.read())["job_id"])
+        ids.add(json.loads(submit("POST", "/api/v1/circuits", body, headers)[1])["job_id"])
     final = {"completed", "error", "cancelled", "canceled"}
     deadline = time.monotonic() + args["timeout"]
     statuses: dict[int, str] = {}
     while time.monotonic() < deadline:
         page, statuses = 1, {}
         while page:
-            connection.request(
-                "GET", f"/api/v1/jobs?favourites=false&page={page}&per_page=1000", headers=headers
-            )
-            listing = json.loads(connection.getresponse().read())
+            path = f"/api/v1/jobs?favourites=false&page={page}&per_page=1000"
+            listing = json.loads(submit("GET", path, None, headers)[1])
             statuses.update({item["id"]: item["status"] for item in listing["items"] if item["id"] in ids})
             following = (listing.get("links") or {}).get("next") or ""
             page = page + 1 if listing["items"] and "None" not in following and following else 0
@@ -204,8 +245,10 @@ def _floor(args: dict[str, Any], *, fetch: bool) -> dict[str, Any]:
             break
         time.sleep(0.01)
     if fetch:
-        _fetch_records(base, headers, sorted(ids))
+        _fetch_records(send, headers, sorted(ids))
     seconds = time.perf_counter() - start
+    if client is not None:
+        client.close()
     completed = sum(statuses.get(job_id) == "completed" for job_id in ids)
     return {"seconds": seconds, "jobs": len(ids), "completed": completed}
 
@@ -215,6 +258,7 @@ STEPS = {
     "floor_get_job": floor_get_job,
     "floor_submit_wait": floor_submit_wait,
     "floor_submit_fetch": floor_submit_fetch,
+    "httpx_floor_submit_fetch": httpx_floor_submit_fetch,
     "submit_wait": submit_wait,
     "batch_wait": batch_wait,
     "decode": decode,
