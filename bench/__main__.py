@@ -408,7 +408,7 @@ def bench_submit(
         **(
             {
                 "floor with results": (ours, "floor_submit_fetch"),
-                "plain httpx floor with results": (ours, "httpx_floor_submit_fetch"),
+                "plain httpx, with results": (ours, "httpx_floor_submit_fetch"),
             }
             if link
             else {}
@@ -428,7 +428,7 @@ def bench_submit(
         raise old
     say(f"{count} circuits{link}, released: {old:.2f} s")
     floors: dict[str, float] = {}
-    for label in ("floor", "floor with results", "plain httpx floor with results"):
+    for label in ("floor", "floor with results", "plain httpx, with results"):
         if label not in got:
             continue
         figure = got[label]
@@ -467,12 +467,12 @@ def bench_submit(
         extra[f"{name}, ours / released"] = seconds / old
         if against_floor and link and not math.isnan(floor):
             extra[f"{name}, ours / raw-HTTP floor without the records"] = seconds / floor
-        plain = floors.get("plain httpx floor with results", math.nan)
+        plain = floors.get("plain httpx, with results", math.nan)
         if against_floor and link and not math.isnan(plain):
             # The same floor's work done with a bare httpx.Client: the HTTP stack's own share.
-            extra[f"{name}, ours / plain-httpx floor with results"] = seconds / plain
+            extra[f"{name}, ours / the same work over plain httpx"] = seconds / plain
             extra[
-                f"{count} circuits submit+wait{link}, plain-httpx floor / raw-HTTP floor (with results)"
+                f"{count} circuits submit+wait{link}, the same work over plain httpx / raw-HTTP floor with results"
             ] = plain / reference_floor
         if link:
             rows.append(Row(name, seconds, reference, reference_name, target))

@@ -173,20 +173,30 @@ class _Httpx:
 
 
 def _fetch_records(send: Callable[[], Any], headers: dict[str, str], ids: list[int]) -> None:
-    """Every record in ``ids``, :data:`FLOOR_FETCHES` at a time; ``send()`` gives each thread its sender."""
-    from concurrent.futures import ThreadPoolExecutor
+    """Every record in ``ids``, :data:`FLOOR_FETCHES` at a time; ``send()`` gives each thread its sender.
+    Each thread takes the next id when done with one (no hand-off between threads per record)."""
+    order = iter(ids)
+    taking = threading.Lock()
+    failures: list[str] = []
 
-    local = threading.local()
+    def fetch_all() -> None:
+        sender = send()
+        while True:
+            with taking:
+                job_id = next(order, None)
+            if job_id is None:
+                return
+            status, body = sender("GET", f"/api/v1/jobs/{job_id}", None, headers)
+            if status != 200 or json.loads(body)["job_id"] != job_id:
+                failures.append(f"GET /api/v1/jobs/{job_id} answered {status}")
 
-    def fetch(job_id: int) -> None:
-        if not hasattr(local, "send"):
-            local.send = send()
-        status, body = local.send("GET", f"/api/v1/jobs/{job_id}", None, headers)
-        if status != 200 or json.loads(body)["job_id"] != job_id:
-            raise RuntimeError(f"GET /api/v1/jobs/{job_id} answered {status}")
-
-    with ThreadPoolExecutor(FLOOR_FETCHES) as pool:
-        list(pool.map(fetch, ids))
+    threads = [threading.Thread(target=fetch_all) for _ in range(min(FLOOR_FETCHES, len(ids)))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    if failures:
+        raise RuntimeError(failures[0])
 
 
 def _floor(args: dict[str, Any], *, fetch: bool, plain_httpx: bool = False) -> dict[str, Any]:
