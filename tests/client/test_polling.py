@@ -112,12 +112,14 @@ def test_pools_keep_order_bound_concurrency_and_raise_the_first_error() -> None:
 
     running, most = 0, 0
     lock = threading.Lock()
+    called: list[int] = []
 
     def fetch(job_id: int) -> dict:
         nonlocal running, most
         with lock:
             running += 1
             most = max(most, running)
+            called.append(job_id)
         try:
             if job_id == 13:
                 raise NotFoundError("Job 13 not found", 404)
@@ -130,8 +132,11 @@ def test_pools_keep_order_bound_concurrency_and_raise_the_first_error() -> None:
     ids = list(range(40, 0, -1))
     with Pool(4) as pool:
         assert pool.map(fetch, [i for i in ids if i != 13]) == [{"job_id": i} for i in ids if i != 13]
+        called.clear()
         with pytest.raises(NotFoundError, match="Job 13"):
             pool.map(fetch, ids)
+        # The error is raised once every item has run, each once.
+        assert sorted(called) == sorted(ids)
     assert 1 < most <= 4
 
     async def afetch(job_id: int) -> dict:
