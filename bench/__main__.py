@@ -481,7 +481,15 @@ def bench_submit(
 
 
 def bench_decode(
-    server: Server, job_id: int, sizes: Sizes, rows: list[Row], *, step: str, name: str, entries: list[int]
+    server: Server,
+    job_id: int,
+    sizes: Sizes,
+    rows: list[Row],
+    extra: dict[str, Any],
+    *,
+    step: str,
+    name: str,
+    entries: list[int],
 ) -> None:
     """Fetch a result and read it to numpy with both clients (driver ``step``); each must have read
     ``entries`` table entries, and the final state plus one table of probabilities as numpy values.
@@ -501,6 +509,9 @@ def bench_decode(
     time_of = {k: statistics.median(r["seconds"] for r in v) for k, v in decoded.items()}
     rss_of = {k: statistics.median(r["peak_rss"] for r in v) / 2**20 for k, v in decoded.items()}
     say(f"{name}: {time_of}, peak RSS (MiB) {rss_of}")
+    extra[f"{name}, seconds of each round"] = {
+        label: [round(run["seconds"], 4) for run in runs] for label, runs in decoded.items()
+    }
     rows.append(Row(f"{name}, time", time_of["ours"], time_of["released"], "released", 1 / 3))
     rows.append(Row(f"{name}, peak RSS", rss_of["ours"], rss_of["released"], "released", 1 / 2, "MiB"))
 
@@ -618,7 +629,7 @@ def run(sizes: Sizes, only: frozenset[str] = frozenset(GROUPS)) -> tuple[list[Ro
                     server_rows[1:3],
                     rows,
                     lambda: bench_decode(
-                        server, big, sizes, rows, step="decode", name=wide, entries=wide_entries
+                        server, big, sizes, rows, extra, step="decode", name=wide, entries=wide_entries
                     ),
                 )
                 dense_entries = [1 << DENSE, 1 << DENSE, 1 << DENSE, 1000]
@@ -630,6 +641,7 @@ def run(sizes: Sizes, only: frozenset[str] = frozenset(GROUPS)) -> tuple[list[Ro
                         prepare_dense_job(server),
                         sizes,
                         rows,
+                        extra,
                         step="decode_dense",
                         name=dense,
                         entries=dense_entries,
