@@ -13,6 +13,8 @@ from qiboconnection.errors import ResultDecodeError
 from qiboconnection.results import QaaSCircuitResult, decode_job_result
 from qiboconnection.serialization import encode_envelope, parse_complex_table, parse_number_table
 
+from .damage import damage
+
 BELL = {
     "probabilities": {"00": 0.5, "11": 0.5},
     "counts": {"00": 3, "11": 1},
@@ -340,7 +342,7 @@ def test_fast_table_readers_agree_with_the_plain_path_on_damaged_tables() -> Non
 
     rng = np.random.default_rng(11)
     chooser = random.Random(11)
-    damage = b'0123456789.e+-()j":, {}Eabn\\'
+    alphabet = b'0123456789.e+-()j":, {}Eabn\\'
     read = bitstring_read = 0
     for trial in range(3000):
         size = int(rng.integers(1, 30))
@@ -358,14 +360,7 @@ def test_fast_table_readers_agree_with_the_plain_path_on_damaged_tables() -> Non
             table = dict(zip(keys, numbers[:, 0].tolist(), strict=True))
         spacing = (",", ":") if chooser.random() < 0.5 else (", ", ": ")
         text = bytearray(json.dumps(table, separators=spacing).encode())
-        for _ in range(chooser.randint(0, 3)):
-            where, change = chooser.randrange(len(text)), chooser.random()
-            if change < 0.4:
-                text[where] = chooser.choice(damage)
-            elif change < 0.7:
-                text.insert(where, chooser.choice(damage))
-            else:
-                del text[where]
+        damage(text, chooser, alphabet)
         reader = parse_complex_table if complex_values else parse_number_table
         fast = reader(np.frombuffer(bytes(text), dtype=np.uint8))
         if fast is None:

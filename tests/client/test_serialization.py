@@ -23,6 +23,8 @@ from qiboconnection.serialization import (
     gunzip_capped,
 )
 
+from .damage import damage
+
 
 def released_style_envelope(payload: object) -> str:
     """What the released client sends: json.dumps, gzip, standard base64, json.dumps of the envelope."""
@@ -261,7 +263,7 @@ def test_written_envelopes_are_read_as_the_json_parser_reads_them() -> None:
     from qiboconnection.serialization import _written_envelope, loads
 
     chooser = random.Random(5)
-    damage = ['"', "\\", "\x01", "-", "_", "=", " ", "}", ",", "A", "/", "+", "é", '"data": "QQ==", ']
+    alphabet = ['"', "\\", "\x01", "-", "_", "=", " ", "}", ",", "A", "/", "+", "é", '"data": "QQ==", ']
     tails = [
         "",
         ', "data": "QUJD"',
@@ -277,14 +279,7 @@ def test_written_envelopes_are_read_as_the_json_parser_reads_them() -> None:
         if trial % 4 == 0:
             text = text[:-1] + chooser.choice(tails) + "}"
         characters = list(text)
-        for _ in range(chooser.randint(0, 3)):
-            where, change = chooser.randrange(len(characters)), chooser.random()
-            if change < 0.4:
-                characters[where] = chooser.choice(damage)
-            elif change < 0.7:
-                characters.insert(where, chooser.choice(damage))
-            else:
-                del characters[where]
+        damage(characters, chooser, alphabet)
         text = "".join(characters)
         written = _written_envelope(text)
         if written is None:
