@@ -549,9 +549,30 @@ class Keys:
     """
 
     def __init__(self, lengths: Any, decimal: Any, binary: Any = None, bits: Any = None) -> None:
+        """``decimal`` may be None for keys that are all bitstrings (``binary`` given): it is then read
+        from ``binary`` when asked for."""
         self.lengths = lengths
-        self.decimal = decimal
+        self._decimal = decimal
         self._binary, self._bits = binary, bits
+
+    @property
+    def decimal(self) -> Any:
+        """Each key read as a decimal number (0 for keys over :data:`_MAX_KEY_DIGITS` digits)."""
+        if self._decimal is None:
+            import numpy as np
+
+            # The decimal reading of each bitstring, six bits at a time.
+            decimals = _decimal_of_six_bits()
+            decimal = np.zeros(len(self.lengths), dtype=np.int64)
+            for shift in (12, 6, 0):
+                decimal = decimal * 10**6 + decimals[(self._binary >> shift) & 63]
+            self._decimal = np.where(self.lengths <= _MAX_KEY_DIGITS, decimal, 0)
+        return self._decimal
+
+    @decimal.setter
+    def decimal(self, value: Any) -> None:
+        """Set the decimal values (as read with the keys)."""
+        self._decimal = value
 
     @classmethod
     def gathered(cls, piece: Any, starts: Any, ends: Any) -> Keys:
@@ -607,13 +628,7 @@ class Keys:
         words = np.zeros((count, 8), dtype=np.uint8)
         words[:, 8 - width :] = packed
         binary = (words.view(">u8").ravel() >> np.uint64(8 * width - length)).astype(np.int64)
-        decimal = np.zeros(count, dtype=np.int64)
-        if length <= _MAX_KEY_DIGITS:
-            # The decimal reading of each bitstring, six bits at a time.
-            decimals = _decimal_of_six_bits()
-            for shift in (12, 6, 0):
-                decimal = decimal * 10**6 + decimals[(binary >> shift) & 63]
-        return cls(lengths, decimal, binary, np.ones(count, dtype=bool))
+        return cls(lengths, None, binary, np.ones(count, dtype=bool))
 
     @classmethod
     def joined(cls, parts: list[Keys]) -> Keys:
@@ -623,7 +638,8 @@ class Keys:
         if len(parts) == 1:
             return parts[0]
         lengths = np.concatenate([part.lengths for part in parts])
-        decimal = np.concatenate([part.decimal for part in parts])
+        lazy = all(part._decimal is None for part in parts)
+        decimal = None if lazy else np.concatenate([part.decimal for part in parts])
         if all(part._bits is None for part in parts):
             return cls(lengths, decimal)
         binary = np.concatenate([part.binary for part in parts])
@@ -632,7 +648,7 @@ class Keys:
 
     def head(self, count: int) -> Keys:
         """The first ``count`` keys."""
-        part = Keys(self.lengths[:count], self.decimal[:count])
+        part = Keys(self.lengths[:count], None if self._decimal is None else self._decimal[:count])
         if self._bits is not None:
             part._bits, part._binary = self._bits[:count], self._binary[:count]
         return part
@@ -680,6 +696,8 @@ class Keys:
             binary = self.bits & (self.lengths == nqubits)
         if len(self.lengths) and np.any((self.lengths > _MAX_KEY_DIGITS) & ~binary):
             return None
+        if binary.all():
+            return self.binary
         return np.where(binary, self.binary, self.decimal) if binary.any() else self.decimal
 
     def blank(self, chunk: Any, opens: Any) -> None:
