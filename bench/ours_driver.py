@@ -8,6 +8,7 @@ QUANTUM_SERVICE_URL.
 from __future__ import annotations
 
 import base64
+import functools
 import http.client
 import json
 import os
@@ -231,9 +232,11 @@ def _floor(args: dict[str, Any], *, fetch: bool, plain_httpx: bool = False) -> d
 
         limits = httpx.Limits(max_connections=FLOOR_FETCHES, max_keepalive_connections=FLOOR_FETCHES)
         client = httpx.Client(base_url=base, limits=limits, timeout=60)
-        send: Callable[[], Any] = lambda: _Httpx(client)  # noqa: E731 - one sender shared by all threads
+        # Every thread sends through the one client (its pool is shared).
+        send: Callable[[], Any] = functools.partial(_Httpx, client)
     else:
-        send = lambda: _Raw(base)  # noqa: E731 - a connection per thread
+        # Every thread opens a connection of its own.
+        send = functools.partial(_Raw, base)
     # Submissions and polls go over the connection that logged in (kept alive), or the httpx client.
     submit = send() if plain_httpx else _Raw(base, connection)
     start = time.perf_counter()

@@ -264,7 +264,7 @@ def envelope_payload(
     """The JSON bytes (UTF-8) an envelope carries, not yet parsed; see :func:`decode_envelope`."""
     written = _written_envelope(text)
     if written is not None:
-        return _inflated(written[1], written[0], max_bytes=max_bytes, job_id=job_id)
+        return _inflated(*written, max_bytes=max_bytes, job_id=job_id)
     try:
         outer = loads(text)
     except ValueError:
@@ -283,8 +283,8 @@ _ENVELOPE_HEAD = '{"data": "'
 _ENVELOPE_TAIL = 1 << 12
 
 
-def _written_envelope(text: str | bytes) -> tuple[dict[str, Any], bytes] | None:
-    """The other keys of an envelope and its ``data`` decoded, when the text is in the form the service
+def _written_envelope(text: str | bytes) -> tuple[bytes, dict[str, Any]] | None:
+    """An envelope's ``data`` decoded and its other keys, when the text is in the form the service
     writes (``data`` first, in the standard base64 alphabet, padded); None for any other form, which
     the plain path reads.
 
@@ -308,7 +308,7 @@ def _written_envelope(text: str | bytes) -> tuple[dict[str, Any], bytes] | None:
         raw = pybase64.b64decode(text[len(_ENVELOPE_HEAD) : end], validate=True)
     except ValueError:
         return None
-    return (outer, raw) if isinstance(outer, dict) else None
+    return (raw, outer) if isinstance(outer, dict) else None
 
 
 def _enveloped_bytes(outer: dict[str, Any], *, max_bytes: int, job_id: int | None) -> bytes | bytearray:
@@ -821,18 +821,13 @@ def _entries(
         rows = np.fromiter(numbers, dtype=np.float64, count=len(numbers)).reshape(n, stride)
         keys.decimal = rows[:, 0].astype(np.int64) - _powers_of_ten()[lengths]
         return keys, rows[:, 1:].ravel()
-    if uniform:
-        found: Any = numbers[::stride]
-        values = np.empty(total, dtype=np.float64)
-        for column in range(1, stride):
-            values[column - 1 :: stride - 1] = numbers[column::stride]
-    else:
-        key_at = np.cumsum(counts + 1) - (counts + 1)
-        found = operator.itemgetter(*key_at.tolist())(numbers) if n > 1 else (numbers[0],)
-        read = np.array(numbers, dtype=np.float64)
-        keep = np.ones(len(read), dtype=bool)
-        keep[key_at] = False
-        values = read[keep]
+    # Keys of 16 to 18 digits, or entries of two lengths: each key's place in the array, then the rest.
+    key_at = np.cumsum(counts + 1) - (counts + 1)
+    found = operator.itemgetter(*key_at.tolist())(numbers) if n > 1 else (numbers[0],)
+    read = np.array(numbers, dtype=np.float64)
+    keep = np.ones(len(read), dtype=bool)
+    keep[key_at] = False
+    values = read[keep]
     prefixed = np.array(found)
     if prefixed.dtype != np.int64:
         raise _NotCanonical

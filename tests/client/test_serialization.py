@@ -284,7 +284,7 @@ def test_written_envelopes_are_read_as_the_json_parser_reads_them() -> None:
         written = _written_envelope(text)
         if written is None:
             continue
-        outer, raw = written
+        raw, outer = written
         parsed = loads(text)
         assert isinstance(parsed, dict), text
         assert base64.b64decode(parsed.pop("data"), validate=True) == raw, text
