@@ -11,9 +11,10 @@ client sends; they are read with ``orjson``.
 Envelopes are inflated with ISA-L (the ``isal`` package, about twice as fast as zlib at this) where
 it is installed, and with zlib otherwise; both read the same gzip.
 
-Decompression is capped (:data:`DEFAULT_MAX_BYTES`, or ``QIBOCONNECTION_MAX_RESULT_BYTES``): the data is
-inflated a slice at a time into one growing buffer, and refused as soon as it passes the cap, or before
-inflating anything when the gzip trailer already states a larger size. An envelope that inflates past
+Decompression is capped (:data:`DEFAULT_MAX_BYTES`, or ``QIBOCONNECTION_MAX_RESULT_BYTES``): output is
+asked for at most one byte past the cap (in one call of the size the gzip trailer states, then a slice
+at a time), and refused as soon as it passes the cap, or before inflating anything when the trailer
+already states a larger size (see :func:`gunzip_capped`). An envelope that inflates past
 the cap (a "gzip bomb") therefore costs at most the cap in memory, and a refused answer raises
 :class:`~qiboconnection.errors.ResultDecodeError` naming the limit and how to raise it.
 
