@@ -340,9 +340,13 @@ def bench_get_job(
     server: Server, job_id: int, sizes: Sizes, rows: list[Row], extra: dict[str, Any], *, link: str = ""
 ) -> None:
     """``get_job`` per call: against the released client on loopback; against the raw-HTTP floor (one
-    keep-alive connection, the request, the JSON parse) across the simulated link."""
+    keep-alive connection, the request, the JSON parse) across the simulated link.
+
+    At least 7 rounds: on a shared machine a process's median call moves by a tenth from one process
+    to the next (the released client's most, as its calls are mostly processor time), and a round
+    costs only seconds."""
     got = interleaved(
-        sizes.rounds,
+        max(sizes.rounds, 7),
         {
             name: lambda f=f, step=step: _median_per_call(f(server, step, job_id=job_id, calls=sizes.calls))
             for name, f, step in [
@@ -354,6 +358,9 @@ def bench_get_job(
     )
     median = {name: statistics.median(values) for name, values in got.items()}
     say(f"get_job per call{link}: {median}")
+    extra[f"get_job per call{link}, median seconds of each round"] = {
+        name: [round(value, 6) for value in values] for name, values in got.items()
+    }
     extra[f"get_job per call{link}, raw-HTTP floor / released"] = median["floor"] / median["released"]
     if link:
         extra[f"get_job per call{link}, ours / released"] = median["ours"] / median["released"]

@@ -29,17 +29,17 @@ def floor_get_job(args: dict[str, Any]) -> dict[str, Any]:
     token = raw_token(
         connection, base, os.environ["QIBOCONNECTION_USERNAME"], os.environ["QIBOCONNECTION_API_KEY"]
     )
+    send = _Raw(base, connection)
     headers = {"Authorization": f"Bearer {token}"}
     path = f"/api/v1/jobs/{args['job_id']}"
     times = []
     for _ in range(args["calls"] + 1):
         start = time.perf_counter()
-        connection.request("GET", path, headers=headers)
-        response = connection.getresponse()
-        json.loads(response.read())
+        status, body = send("GET", path, None, headers)
+        json.loads(body)
         times.append(time.perf_counter() - start)
-        if response.status != 200:
-            raise RuntimeError(f"GET {path} answered {response.status}")
+        if status != 200:
+            raise RuntimeError(f"GET {path} answered {status}")
     return {"seconds": times[1:]}
 
 
