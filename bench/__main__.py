@@ -435,11 +435,16 @@ def bench_submit(
         raise old
     say(f"{count} circuits{link}, released: {old:.2f} s")
     floors: dict[str, float] = {}
-    for label in ("floor", "floor with results", "plain httpx, with results"):
+    # Each floor's step, and how its figures are named.
+    floor_names = {
+        "floor": "raw-HTTP floor",
+        "floor with results": "raw-HTTP floor with results",
+        "plain httpx, with results": "plain httpx, with results",
+    }
+    for label, shown in floor_names.items():
         if label not in got:
             continue
         figure = got[label]
-        shown = label if label.startswith("plain") else f"raw-HTTP {label}"
         name = f"{count} circuits submit+wait{link}, {shown}"
         if isinstance(figure, StepFailed):
             extra[f"{name} (s)"] = f"failed: {figure}"

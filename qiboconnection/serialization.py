@@ -301,8 +301,11 @@ def _written_envelope(text: str | bytes) -> tuple[bytes, dict[str, Any]] | None:
     if not isinstance(text, str) or not text.startswith(_ENVELOPE_HEAD):
         return None
     end = text.find('"', len(_ENVELOPE_HEAD))
+    # Checked before the tail is cut out, so that a text without its closing quote is not copied whole.
+    if end < 0 or len(text) - end - 1 > _ENVELOPE_TAIL:
+        return None
     tail = text[end + 1 :]
-    if end < 0 or len(tail) > _ENVELOPE_TAIL or '"data"' in tail or "\\" in tail:
+    if '"data"' in tail or "\\" in tail:
         return None
     try:
         outer = orjson.loads('{"data":null' + tail)
